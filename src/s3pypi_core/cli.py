@@ -1,0 +1,276 @@
+"""`s3pypi`: the command line. Each command only turns flags into a call of `s3pypi_core.core`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from s3pypi_core import __prog__, __version__
+from s3pypi_core.exceptions import S3PyPIError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger(__prog__)
+
+
+def _parse_put_args(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dict[str, str]:
+    if not value:
+        return {}
+    args = {}
+    for item in value.split(","):
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE[,KEY=VALUE...], got {item!r}")
+        args[key.strip()] = val.strip()
+    return args
+
+
+def verbose_option(f: F) -> F:
+    def set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_root().meta["verbose"] = True
+            logging.getLogger(__prog__).setLevel(logging.DEBUG)
+
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=set_verbose,
+        help="Show debug output and tracebacks.",
+    )(f)
+
+
+def aws_options(f: F) -> F:
+    for option in reversed(
+        [
+            click.option("--profile", help="AWS profile to use (default: AWS_PROFILE)."),
+            click.option("--region", help="AWS region (default: AWS_REGION / the profile's)."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def repository_options(f: F) -> F:
+    """The options that say which index to work on (the seed's S3 flags)."""
+    options = [
+        click.option("-b", "--bucket", help="The S3 bucket of the index."),
+        click.option("--prefix", help="Key prefix of the index inside the bucket."),
+        click.option(
+            "--repository-url",
+            metavar="URL",
+            help="s3://BUCKET[/PREFIX] or file:///PATH, instead of --bucket and --prefix.",
+        ),
+        click.option(
+            "--s3-endpoint-url",
+            metavar="URL",
+            help="Custom S3 endpoint (MinIO, LocalStack, ...).",
+        ),
+        click.option(
+            "--no-sign-request", is_flag=True, help="Do not sign requests (public bucket)."
+        ),
+        click.option(
+            "--s3-put-args",
+            metavar="ARGS",
+            callback=_parse_put_args,
+            help="Extra PutObject arguments, e.g. 'ServerSideEncryption=aws:kms,SSEKMSKeyId=...'.",
+        ),
+        click.option(
+            "--index.html",
+            "index_html",
+            is_flag=True,
+            help="Store pages as NAME/index.html instead of NAME/ (S3 website endpoints).",
+        ),
+        click.option(
+            "--locks-table",
+            metavar="TABLE",
+            help="DynamoDB table for locking (default: BUCKET-locks, when it exists).",
+        ),
+        click.option(
+            "--lock-timeout",
+            type=click.FloatRange(min=0),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long to wait for a lock held by another publisher.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return aws_options(f)
+
+
+def _config(
+    *,
+    bucket: str | None,
+    prefix: str | None,
+    repository_url: str | None,
+    profile: str | None,
+    region: str | None,
+    s3_endpoint_url: str | None,
+    no_sign_request: bool,
+    s3_put_args: dict[str, str],
+    index_html: bool,
+    locks_table: str | None,
+    lock_timeout: float,
+    dry_run: bool = False,
+) -> Any:
+    from s3pypi_core.core import Config
+    from s3pypi_core.storage import S3Config
+
+    if repository_url and (bucket or prefix):
+        raise click.UsageError(
+            "--repository-url replaces --bucket and --prefix; give one or the other"
+        )
+    if not repository_url and not bucket:
+        raise click.UsageError("missing --bucket (or --repository-url)")
+    s3_options = dict(
+        profile=profile,
+        region=region,
+        endpoint_url=s3_endpoint_url,
+        no_sign_request=no_sign_request,
+        put_kwargs=s3_put_args,
+        index_html=index_html,
+        locks_table=locks_table,
+    )
+    if repository_url:
+        cfg = Config.from_repository_url(repository_url, **s3_options)
+    else:
+        cfg = Config(s3=S3Config(bucket=bucket or "", prefix=prefix, **s3_options))  # type: ignore[arg-type]
+    cfg.lock_timeout = lock_timeout
+    cfg.dry_run = dry_run
+    return cfg
+
+
+def handle_errors(f: F) -> F:
+    """User errors become one line on stderr and exit 1; tracebacks only with --verbose."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except S3PyPIError as e:
+            if click.get_current_context().find_root().meta.get("verbose"):
+                traceback.print_exc()
+            click.echo(f"{__prog__}: error: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name=__prog__)
+@verbose_option
+def cli() -> None:
+    """A private Python package index in an S3 bucket."""
+
+
+@cli.command()
+@click.argument("dist", nargs=-1, required=True, type=click.Path(path_type=Path))
+@repository_options
+@click.option("--put-root-index", is_flag=True, help="Also list new projects on the root page.")
+@click.option("--strict", is_flag=True, help="Fail when any file already exists.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@verbose_option
+@handle_errors
+def upload(
+    dist: tuple[Path, ...], put_root_index: bool, strict: bool, force: bool, **options: Any
+) -> None:
+    """Publish distributions (wheels and sdists), e.g. `s3pypi upload dist/* --bucket B`."""
+    from s3pypi_core.core import upload_packages
+
+    if strict and force:
+        raise click.UsageError("--strict and --force exclude each other")
+    cfg = _config(**options)
+    result = upload_packages(cfg, dist, put_root_index=put_root_index, strict=strict, force=force)
+    for page in result.pages:
+        log.debug("Updated %s", page)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version")
+@repository_options
+@click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
+@verbose_option
+@handle_errors
+def delete(name: str, version: str, **options: Any) -> None:
+    """Delete every file of one version of a project."""
+    from s3pypi_core.core import delete_package
+
+    delete_package(_config(**options), name, version)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--reason", default="", help="Why the version was yanked (shown by pip).")
+@repository_options
+@verbose_option
+@handle_errors
+def yank(name: str, version: str, reason: str, **options: Any) -> None:
+    """Yank a version (PEP 592): installers skip it unless it is pinned with ==."""
+    from s3pypi_core.core import yank_package
+
+    for filename in yank_package(_config(**options), name, version, reason):
+        log.info("Yanked %s", filename)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version")
+@repository_options
+@verbose_option
+@handle_errors
+def unyank(name: str, version: str, **options: Any) -> None:
+    """Undo `yank`."""
+    from s3pypi_core.core import unyank_package
+
+    for filename in unyank_package(_config(**options), name, version):
+        log.info("Unyanked %s", filename)
+
+
+@cli.command("force-unlock")
+@click.argument("table")
+@click.argument("lock_id")
+@aws_options
+@verbose_option
+@handle_errors
+def force_unlock(table: str, lock_id: str, profile: str | None, region: str | None) -> None:
+    """Release a DynamoDB lock left behind by an interrupted publisher."""
+    from s3pypi_core.core import Config, force_unlock
+    from s3pypi_core.storage import S3Config
+
+    force_unlock(Config(s3=S3Config(bucket="", profile=profile, region=region)), table, lock_id)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {message}"
+        return message
+
+
+def main(argv: list[str] | None = None) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter("%(message)s"))
+    logger = logging.getLogger(__prog__)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        cli.main(args=argv, prog_name=__prog__)
+    finally:
+        logger.removeHandler(handler)

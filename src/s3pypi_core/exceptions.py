@@ -1,0 +1,35 @@
+"""Errors a user can act on. Front ends print them as one line, without a traceback."""
+
+from __future__ import annotations
+
+
+class S3PyPIError(Exception):
+    """Base class: the message is a complete sentence for the user."""
+
+
+class InvalidDistribution(S3PyPIError):
+    """A file is not a distribution we can publish (refused before anything is written)."""
+
+
+class StorageError(S3PyPIError):
+    """The bucket or directory cannot be read or written (missing bucket, credentials, ...)."""
+
+
+class WriteConflict(StorageError):
+    """A conditional write lost a race: the object changed since it was read."""
+
+
+class ConditionalWritesUnsupported(StorageError):
+    """The S3-compatible store ignores If-Match / If-None-Match."""
+
+
+class LockTimeout(S3PyPIError):
+    """Another publisher held the DynamoDB lock for longer than we were willing to wait."""
+
+
+class ExistingFiles(S3PyPIError):
+    """`--strict`: some files were already in the index."""
+
+
+class NotFound(S3PyPIError):
+    """The project or version to change is not in the index."""

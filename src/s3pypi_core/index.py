@@ -1,0 +1,396 @@
+"""The index: one record per file, rendered as the simple repository API in HTML and JSON.
+
+A project page is an `Index`; the page listing all projects is a `RootIndex`. Both render to
+HTML (PEP 503, with the PEP 592/629/658/714 attributes) and to JSON (PEP 691 with the PEP 700
+fields) from the same records, so the two never disagree, and both parse back from either form.
+Where they live in a bucket is the job of `IndexLayout`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from s3pypi_core.distribution import parse_filename
+from s3pypi_core.exceptions import InvalidDistribution
+
+API_VERSION = "1.1"
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
+_UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_SERIAL_COMMENT = re.compile(r"<!--\s*SERIAL\s+(\d+)\s*-->")
+
+
+@dataclass(frozen=True)
+class Hash:
+    name: str
+    value: str
+
+    @classmethod
+    def of(cls, name: str, path: Path) -> Hash:
+        """The digest of a file, read in chunks."""
+        digest = hashlib.new(name)
+        with open(path, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                digest.update(chunk)
+        return cls(name, digest.hexdigest())
+
+    @classmethod
+    def parse(cls, text: str) -> Hash | None:
+        """`sha256=abc` -> Hash("sha256", "abc"); anything else (e.g. `true`) -> None."""
+        name, sep, value = text.partition("=")
+        return cls(name, value) if sep and name and value else None
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """Everything the simple API says about one distribution file."""
+
+    filename: str
+    hash: Hash | None = None
+    requires_python: str | None = None
+    core_metadata: Hash | None = None
+    """Hash of the `FILE.metadata` object (PEP 658), or None when there is none."""
+    yanked: str | None = None
+    """None when not yanked; the reason (possibly empty) when yanked (PEP 592)."""
+    size: int | None = None
+    upload_time: datetime | None = None
+
+    @property
+    def version(self) -> Version | None:
+        try:
+            return parse_filename(self.filename)[1]
+        except InvalidDistribution:
+            return None
+
+    def _sort_key(self) -> tuple[int, Version, str]:
+        version = self.version
+        return (0, version, self.filename) if version else (1, Version("0"), self.filename)
+
+
+class _HashView(MutableMapping[str, "Hash | None"]):
+    """`Index.filenames`: filename -> hash, the 2.x view of an index, backed by its records."""
+
+    def __init__(self, files: dict[str, IndexFile]) -> None:
+        self._files = files
+
+    def __getitem__(self, filename: str) -> Hash | None:
+        return self._files[filename].hash
+
+    def __setitem__(self, filename: str, value: Hash | None) -> None:
+        old = self._files.get(filename)
+        self._files[filename] = replace(old, hash=value) if old else IndexFile(filename, value)
+
+    def __delitem__(self, filename: str) -> None:
+        del self._files[filename]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+@dataclass
+class Index:
+    """A project page: the files of one project."""
+
+    files: dict[str, IndexFile] = field(default_factory=dict)
+    name: str = ""
+    serial: int = 0
+    """Bumped on every change; written into both pages so a stale or foreign page is told apart
+    (like PyPI's `_last-serial`)."""
+
+    @property
+    def filenames(self) -> MutableMapping[str, Hash | None]:
+        return _HashView(self.files)
+
+    def sorted_files(self) -> list[IndexFile]:
+        return sorted(self.files.values(), key=IndexFile._sort_key)
+
+    def versions(self) -> list[str]:
+        found = {v for f in self.files.values() if (v := f.version) is not None}
+        return [str(v) for v in sorted(found)]
+
+    # HTML
+
+    def to_html(self) -> str:
+        title = f"Links for {self.name}" if self.name else "Links"
+        lines = [_anchor(f) for f in self.sorted_files()]
+        return _html_page(html.escape(title), lines, self.serial)
+
+    @classmethod
+    def parse(cls, text: str) -> Index:
+        """Read an HTML project page (ours, s3pypi 2.x's, or any PEP 503 page)."""
+        parser = _AnchorParser()
+        parser.feed(text)
+        parser.close()
+        files: dict[str, IndexFile] = {}
+        for attrs, _text in parser.anchors:
+            href = attrs.get("href") or ""
+            url, _, fragment = href.partition("#")
+            filename = urllib.parse.unquote(url.rstrip("/").rsplit("/", 1)[-1])
+            if not filename:
+                continue
+            metadata = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
+            yanked = attrs.get("data-yanked")
+            files[filename] = IndexFile(
+                filename=filename,
+                hash=Hash.parse(fragment),
+                requires_python=attrs.get("data-requires-python"),
+                core_metadata=Hash.parse(metadata) if metadata else None,
+                yanked=yanked if "data-yanked" in attrs else None,
+            )
+        return cls(files=files, name=_title_name(parser.title), serial=html_serial(text) or 0)
+
+    # JSON
+
+    def to_json(self) -> str:
+        data = {
+            "meta": {"api-version": API_VERSION, "_last-serial": self.serial},
+            "name": self.name,
+            "versions": self.versions(),
+            "files": [_file_json(f) for f in self.sorted_files()],
+        }
+        return json.dumps(data, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Index:
+        data = json.loads(text)
+        files = {}
+        for item in data.get("files", []):
+            filename = item["filename"]
+            sha256 = item.get("hashes", {}).get("sha256")
+            metadata = item.get("core-metadata", item.get("dist-info-metadata"))
+            yanked = item.get("yanked", False)
+            upload_time = item.get("upload-time")
+            files[filename] = IndexFile(
+                filename=filename,
+                hash=Hash("sha256", sha256) if sha256 else None,
+                requires_python=item.get("requires-python"),
+                core_metadata=(
+                    Hash("sha256", metadata["sha256"])
+                    if isinstance(metadata, dict) and "sha256" in metadata
+                    else None
+                ),
+                yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
+                size=item.get("size"),
+                upload_time=(
+                    datetime.strptime(upload_time, _UPLOAD_TIME_FORMAT).replace(tzinfo=timezone.utc)
+                    if upload_time
+                    else None
+                ),
+            )
+        return cls(files=files, name=data.get("name", ""), serial=_serial_of(data))
+
+
+@dataclass
+class RootIndex:
+    """The root page: every project in the index, by normalized name."""
+
+    projects: set[str] = field(default_factory=set)
+    serial: int = 0
+
+    def to_html(self) -> str:
+        lines = [
+            f'<a href="{urllib.parse.quote(name)}/">{html.escape(name)}</a><br>'
+            for name in sorted(self.projects)
+        ]
+        return _html_page("Simple index", lines, self.serial)
+
+    @classmethod
+    def parse(cls, text: str) -> RootIndex:
+        parser = _AnchorParser()
+        parser.feed(text)
+        parser.close()
+        projects: set[str] = set()
+        for attrs, text_ in parser.anchors:
+            href = urllib.parse.unquote((attrs.get("href") or "").partition("#")[0])
+            name = href.rstrip("/").rsplit("/", 1)[-1] or text_.strip()
+            if name:
+                projects.add(canonicalize_name(name))
+        return cls(projects=projects, serial=html_serial(text) or 0)
+
+    def to_json(self) -> str:
+        data = {
+            "meta": {"api-version": API_VERSION, "_last-serial": self.serial},
+            "projects": [{"name": name} for name in sorted(self.projects)],
+        }
+        return json.dumps(data, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RootIndex:
+        data = json.loads(text)
+        projects = {str(canonicalize_name(p["name"])) for p in data.get("projects", [])}
+        return cls(projects=projects, serial=_serial_of(data))
+
+
+def html_serial(text: str) -> int | None:
+    """The serial our HTML pages end with, or None for a page written by another tool."""
+    match = _SERIAL_COMMENT.search(text)
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """Where the pages and files of an index live, relative to the bucket (or directory) root.
+
+    The same keys as s3pypi 2.x: `[P/]NAME/FILE`, project pages at `[P/]NAME/` (or
+    `[P/]NAME/index.html`), the root page at `P/` (or `P/index.html`, and `index.html` without a
+    prefix), plus the JSON pages and `.metadata` files beside them.
+    """
+
+    prefix: str = ""
+    index_html: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", self.prefix.strip("/"))
+
+    def _join(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def project_dir(self, project: str) -> str:
+        return self._join(project) + "/"
+
+    def file(self, project: str, filename: str) -> str:
+        return self._join(project, filename)
+
+    def metadata(self, project: str, filename: str) -> str:
+        return self.file(project, filename) + ".metadata"
+
+    def project_html(self, project: str) -> str:
+        return self._join(project, "index.html") if self.index_html else self._join(project) + "/"
+
+    def project_json(self, project: str) -> str:
+        return self._join(project, "index.json")
+
+    def root_html(self) -> str:
+        if self.index_html or not self.prefix:
+            return self._join("index.html")
+        return self.prefix + "/"
+
+    def root_json(self) -> str:
+        return self._join("index.json")
+
+    def files_prefix(self) -> str:
+        """The key prefix under which all projects live."""
+        return self.prefix + "/" if self.prefix else ""
+
+
+def format_upload_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime(_UPLOAD_TIME_FORMAT)
+
+
+def _serial_of(data: dict[str, Any]) -> int:
+    serial = data.get("meta", {}).get("_last-serial", 0)
+    return serial if isinstance(serial, int) else 0
+
+
+def _anchor(f: IndexFile) -> str:
+    href = urllib.parse.quote(f.filename)
+    if f.hash:
+        href += f"#{f.hash}"
+    attrs = [("href", href)]
+    if f.requires_python:
+        attrs.append(("data-requires-python", f.requires_python))
+    if f.yanked is not None:
+        attrs.append(("data-yanked", f.yanked))
+    if f.core_metadata:
+        attrs.append(("data-core-metadata", str(f.core_metadata)))
+        attrs.append(("data-dist-info-metadata", str(f.core_metadata)))
+    # s3pypi 2.x reads an anchor with a regex that takes the last `word=word"` before `">` as the
+    # file's hash; ending on this attribute keeps it reading the href's sha256 while both
+    # versions publish to one bucket. (`rel="internal"`: hosted on this index, as in PEP 438.)
+    attrs.append(("rel", "internal"))
+    rendered = " ".join(f'{name}="{html.escape(value)}"' for name, value in attrs)
+    return f"<a {rendered}>{html.escape(f.filename)}</a><br>"
+
+
+def _html_page(title: str, lines: list[str], serial: int) -> str:
+    body = "\n".join(f"    {line}" for line in lines)
+    return (
+        "<!DOCTYPE html>\n"
+        "<html>\n"
+        "  <head>\n"
+        '    <meta charset="UTF-8">\n'
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"    <title>{title}</title>\n"
+        "  </head>\n"
+        "  <body>\n"
+        f"    <h1>{title}</h1>\n"
+        f"{body}\n"
+        "  </body>\n"
+        "</html>\n"
+        f"<!--SERIAL {serial}-->\n"
+    )
+
+
+def _file_json(f: IndexFile) -> dict[str, Any]:
+    metadata: dict[str, str] | bool = (
+        {f.core_metadata.name: f.core_metadata.value} if f.core_metadata else False
+    )
+    item: dict[str, Any] = {
+        "filename": f.filename,
+        "url": urllib.parse.quote(f.filename),
+        "hashes": {f.hash.name: f.hash.value} if f.hash else {},
+        "requires-python": f.requires_python,
+        "core-metadata": metadata,
+        "dist-info-metadata": metadata,
+        "yanked": (f.yanked or True) if f.yanked is not None else False,
+    }
+    if f.size is not None:
+        item["size"] = f.size
+    if f.upload_time is not None:
+        item["upload-time"] = format_upload_time(f.upload_time)
+    return item
+
+
+def _title_name(title: str) -> str:
+    return title.removeprefix("Links for ").strip() if title.startswith("Links for ") else ""
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[dict[str, str], str]] = []
+        self.title = ""
+        self._in: str | None = None
+        self._attrs: dict[str, str] = {}
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("a", "title"):
+            self._in = tag
+            self._attrs = {k: v or "" for k, v in attrs}
+            self._text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in == "a":
+            self.anchors.append((self._attrs, "".join(self._text)))
+        elif tag == self._in == "title":
+            self.title = "".join(self._text).strip()
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self._text.append(data)
