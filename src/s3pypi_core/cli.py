@@ -174,6 +174,7 @@ def handle_errors(f: F) -> F:
 @verbose_option
 def cli() -> None:
     """A private Python package index in an S3 bucket."""
+    _log_to_stderr()
 
 
 @cli.command()
@@ -264,13 +265,20 @@ class _Formatter(logging.Formatter):
         return message
 
 
-def main(argv: list[str] | None = None) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter("%(message)s"))
+def _log_to_stderr() -> None:
+    """Progress on stderr: info by default, debug with --verbose (set by the option)."""
     logger = logging.getLogger(__prog__)
+    for handler in logger.handlers[:]:
+        if isinstance(handler.formatter, _Formatter):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        cli.main(args=argv, prog_name=__prog__)
-    finally:
-        logger.removeHandler(handler)
+    logger.setLevel(
+        logging.DEBUG if click.get_current_context().meta.get("verbose") else logging.INFO
+    )
+    logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name=__prog__)

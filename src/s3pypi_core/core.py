@@ -94,15 +94,14 @@ class Config:
     def publisher(self) -> Publisher:
         storage = self.open_storage()
         locker = no_lock
-        if self.s3 is not None and not self.dry_run:
+        s3 = self.s3
+        # An unsigned client (a public bucket) has no AWS identity to look for a table with.
+        if s3 is not None and not self.dry_run and (s3.locks_table or not s3.no_sign_request):
             locker = open_locker(
-                storage.boto_session,
-                self.s3.locks_table,
-                self.s3.bucket,
-                timeout=self.lock_timeout,
+                storage.boto_session, s3.locks_table, s3.bucket, timeout=self.lock_timeout
             )
-            if locker is no_lock:
-                storage.check_conditional_writes()
+        if locker is no_lock and not self.dry_run:
+            storage.check_conditional_writes()
         return Publisher(storage, self.layout, locker)
 
 

@@ -16,6 +16,7 @@ and merged instead of overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -314,8 +315,27 @@ class Publisher:
         for dist in dists:
             by_project[dist.project].append(dist)
 
-        # 1. Files (and their metadata files) first, all projects in parallel. The pages read
-        # here decide what to skip, and are the first try of the page updates after.
+        # Like s3pypi 2.x, hold the project locks (if any) from before the first write to
+        # after the last page write; always taken in the same order, so publishers of several
+        # projects cannot deadlock.
+        with contextlib.ExitStack() as locks:
+            for project in sorted(by_project):
+                locks.enter_context(self.locker(project))
+            new_projects = self._upload_locked(by_project, force, observer, result)
+        if put_root_index and new_projects:
+            with self.locker("/"):
+                self.pages.update_root(lambda root: _add_projects(root, new_projects))
+        return result
+
+    def _upload_locked(
+        self,
+        by_project: dict[str, list[Distribution]],
+        force: bool,
+        observer: UploadObserver,
+        result: UploadResult,
+    ) -> list[str]:
+        """Files, then metadata files, then project pages; returns the projects that are new."""
+        # The pages read here decide what to skip, and are the first try of the page updates.
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             listed = dict(
                 zip(by_project, pool.map(self.pages.read_project, by_project), strict=True)
@@ -340,7 +360,6 @@ class Publisher:
                 result.uploaded.append(dist)
                 records[dist.project].append(record)
 
-        # 2. Then the project pages; 3. then the root page, for projects that are new.
         new_projects: list[str] = []
 
         def publish_page(project: str) -> None:
@@ -351,19 +370,14 @@ class Publisher:
                 was_new = was_new or not index.files
                 return _put_records(index, records[project])
 
-            with self.locker(project):
-                self.pages.update_project(project, add, first=listed[project])
+            self.pages.update_project(project, add, first=listed[project])
             result.pages.append(self.storage.url(self.layout.project_dir(project)))
             if was_new:
                 new_projects.append(project)
 
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(publish_page, sorted(records)))
-
-        if put_root_index and new_projects:
-            with self.locker("/"):
-                self.pages.update_root(lambda root: _add_projects(root, new_projects))
-        return result
+        return new_projects
 
     def _put_distribution(
         self, dist: Distribution, force: bool, observer: UploadObserver

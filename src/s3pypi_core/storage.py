@@ -347,9 +347,16 @@ class S3Storage(Storage):
     def _errors(self, key: str) -> Iterator[None]:
         """Turn botocore's exceptions into one-line errors a user can act on."""
         import botocore.exceptions as bex
+        from boto3.exceptions import S3UploadFailedError
 
         try:
-            yield
+            try:
+                yield
+            except S3UploadFailedError as e:
+                # boto3's upload_file wraps the ClientError that says what went wrong.
+                if isinstance(e.__context__, bex.ClientError):
+                    raise e.__context__ from e
+                raise StorageError(f"{self.url(key)}: {e}") from e
         except bex.ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             status = _status(e)
