@@ -124,9 +124,9 @@ class Bucket:
     def snapshot(self) -> dict[str, bytes]:
         return {key: self.read(key) for key in self.keys()}
 
-    def create_locks_table(self, name: str | None = None) -> str:
+    def create_locks_table(self, name: str | None = None, region: str = REGION) -> str:
         name = name or f"{self.name}-locks"
-        boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=REGION).create_table(
+        boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=region).create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],

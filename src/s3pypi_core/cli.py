@@ -163,7 +163,8 @@ def handle_errors(f: F) -> F:
         except S3PyPIError as e:
             if click.get_current_context().find_root().meta.get("verbose"):
                 traceback.print_exc()
-            click.echo(f"{__prog__}: error: {e}", err=True)
+            message = " ".join(str(e).split())  # one line, whatever the cause said
+            click.echo(f"{__prog__}: error: {message}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from packaging.metadata import parse_email
 from packaging.utils import (
@@ -186,7 +187,8 @@ def _read_core_metadata(path: Path) -> bytes:
             else:
                 wanted = _single(path, _sdist_metadata_names(archive.namelist()), "PKG-INFO")
             return archive.read(wanted)
-    with tarfile.open(path, mode="r:*") as archive:
+    # The compression named by the extension, so a corrupt file gets one clear error.
+    with tarfile.open(path, mode=_TAR_MODES[filename.rpartition(".tar.")[2]]) as archive:
         # Scan member by member: PKG-INFO sits near the start of an sdist, so a large
         # archive is rarely decompressed to its end.
         for member in _iter_tar(archive):
@@ -195,6 +197,13 @@ def _read_core_metadata(path: Path) -> bytes:
                 if extracted is not None:
                     return extracted.read()
     raise InvalidDistribution(f"{path}: archive has no PKG-INFO")
+
+
+_TAR_MODES: dict[str, Literal["r:gz", "r:bz2", "r:xz"]] = {
+    "gz": "r:gz",
+    "bz2": "r:bz2",
+    "xz": "r:xz",
+}
 
 
 def _iter_tar(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:

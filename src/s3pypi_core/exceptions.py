@@ -15,6 +15,10 @@ class StorageError(S3PyPIError):
     """The bucket or directory cannot be read or written (missing bucket, credentials, ...)."""
 
 
+class MissingCredentials(StorageError):
+    """No AWS credentials were found for a request that needs them."""
+
+
 class WriteConflict(StorageError):
     """A conditional write lost a race: the object changed since it was read."""
 

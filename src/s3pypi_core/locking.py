@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from s3pypi_core import __prog__
-from s3pypi_core.exceptions import LockTimeout, S3PyPIError, StorageError
+from s3pypi_core.exceptions import LockTimeout, MissingCredentials, S3PyPIError, StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -67,7 +67,7 @@ def open_locker(
         log.debug("No lock table %s: relying on conditional writes alone.", table.name)
         return no_lock
     except StorageError as e:
-        if table_name:
+        if table_name or isinstance(e, MissingCredentials):
             raise
         log.warning("Publishing without a lock: cannot use table %s (%s)", table.name, e)
         return no_lock
@@ -210,7 +210,10 @@ def _dynamodb_errors(table: str) -> Iterator[None]:
         message = e.response.get("Error", {}).get("Message", "") or str(e)
         raise StorageError(f"DynamoDB table {table}: {code}: {message}") from e
     except bex.NoCredentialsError as e:
-        raise StorageError("no AWS credentials found for DynamoDB locking") from e
+        raise MissingCredentials(
+            "no AWS credentials found: configure a profile (--profile, AWS_PROFILE) or "
+            "environment credentials"
+        ) from e
     except bex.BotoCoreError as e:
         raise StorageError(f"DynamoDB table {table}: {e}") from e
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from s3pypi_core.exceptions import StorageError, WriteConflict
+from s3pypi_core.exceptions import MissingCredentials, StorageError, WriteConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -372,7 +372,7 @@ class S3Storage(Storage):
             message = e.response.get("Error", {}).get("Message", "") or str(e)
             raise StorageError(f"{self.url(key)}: {code or status}: {message}") from e
         except bex.NoCredentialsError as e:
-            raise StorageError(
+            raise MissingCredentials(
                 "no AWS credentials found: configure a profile (--profile, AWS_PROFILE) or "
                 "environment credentials, or use --no-sign-request for a public bucket"
             ) from e

@@ -1,0 +1,225 @@
+"""Bad input is refused before anything is written: one line on stderr, exit 1, bucket unchanged."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from tests.conftest import Bucket, run_console_script
+from tests.distributions import SampleProject, core_metadata
+
+Run = Callable[..., Result]
+
+
+def write_tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def dist(tmp: Path) -> Path:
+    (tmp / "dist").mkdir(exist_ok=True)
+    return tmp / "dist"
+
+
+def make_missing(tmp: Path) -> Path:
+    return dist(tmp) / "nothing-1.0.tar.gz"
+
+
+def make_directory(tmp: Path) -> Path:
+    path = dist(tmp) / "adir-1.0.tar.gz"
+    path.mkdir()
+    return path
+
+
+def make_unknown_extension(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0.egg"
+    path.write_bytes(b"egg")
+    return path
+
+
+def make_empty(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0.tar.gz"
+    path.write_bytes(b"")
+    return path
+
+
+def make_corrupt_wheel(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0-py3-none-any.whl"
+    path.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    return path
+
+
+def make_corrupt_sdist(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0.tar.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00 truncated gzip")
+    return path
+
+
+def make_wheel_without_metadata(tmp: Path) -> Path:
+    return write_zip(
+        dist(tmp) / "hello_world-1.0-py3-none-any.whl", {"hello_world/__init__.py": b""}
+    )
+
+
+def make_sdist_without_metadata(tmp: Path) -> Path:
+    return write_tar(dist(tmp) / "hello_world-1.0.tar.gz", {"hello_world-1.0/setup.py": b""})
+
+
+def make_name_mismatch(tmp: Path) -> Path:
+    return SampleProject("hello-world", dist(tmp)).wheel(
+        "1.0", metadata=core_metadata("other-project", "1.0")
+    )
+
+
+def make_version_mismatch(tmp: Path) -> Path:
+    return write_tar(
+        dist(tmp) / "hello_world-1.0.tar.gz",
+        {"hello_world-1.0/PKG-INFO": core_metadata("hello-world", "2.0").encode()},
+    )
+
+
+def make_invalid_filename(tmp: Path) -> Path:
+    return SampleProject("hello-world", dist(tmp)).wheel("1.0", filename="hello_world.whl")
+
+
+def make_dot_dot_name(tmp: Path) -> Path:
+    return write_tar(
+        dist(tmp) / "..-1.0.tar.gz", {"..-1.0/PKG-INFO": core_metadata("..", "1.0").encode()}
+    )
+
+
+def make_backslash_name(tmp: Path) -> Path:
+    return SampleProject("evil", dist(tmp)).wheel(
+        "1.0", filename="..\\..\\evil-1.0-py3-none-any.whl"
+    )
+
+
+def make_path_in_metadata_name(tmp: Path) -> Path:
+    return SampleProject("evil", dist(tmp)).wheel(
+        "1.0", metadata=core_metadata("../../evil", "1.0")
+    )
+
+
+BAD_INPUTS = {
+    "missing path": (make_missing, "no such file"),
+    "directory": (make_directory, "not a file"),
+    "unknown extension": (make_unknown_extension, "unknown file type"),
+    "empty file": (make_empty, "file is empty"),
+    "corrupt wheel": (make_corrupt_wheel, "corrupt archive"),
+    "corrupt sdist": (make_corrupt_sdist, "corrupt archive"),
+    "wheel without METADATA": (make_wheel_without_metadata, "archive has no METADATA"),
+    "sdist without PKG-INFO": (make_sdist_without_metadata, "archive has no PKG-INFO"),
+    "name disagrees with metadata": (make_name_mismatch, "but its metadata says other-project"),
+    "version disagrees with metadata": (make_version_mismatch, "but its metadata says"),
+    "not a distribution filename": (make_invalid_filename, "not a valid distribution filename"),
+    "dot-dot name": (make_dot_dot_name, "not a plain file name"),
+    "backslashes": (make_backslash_name, "not a plain file name"),
+    "path in metadata name": (make_path_in_metadata_name, "invalid core metadata"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS.values(), ids=list(BAD_INPUTS))
+def test_bad_input_is_refused_before_writing(
+    case: tuple[Callable[[Path], Path], str],
+    run: Run,
+    bucket: Bucket,
+    dist_dir: Path,
+    tmp_path: Path,
+) -> None:
+    make, message = case
+    good = sorted(dist_dir.iterdir())
+    bad = make(tmp_path)
+
+    # The good files come first: still nothing may be written.
+    result = run("upload", *good, bad, "--bucket", bucket.name)
+
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("s3pypi: error: ")
+    assert message in lines[0]
+    assert bucket.keys() == []
+
+
+def test_no_traceback_from_the_console_script(bucket: Bucket, tmp_path: Path) -> None:
+    bad = make_corrupt_wheel(tmp_path)
+    result = run_console_script("s3pypi", "upload", bad, "--bucket", bucket.name)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("s3pypi: error: ")
+    assert "Traceback" not in result.stderr
+    assert bucket.keys() == []
+
+
+def test_verbose_shows_the_traceback(bucket: Bucket, tmp_path: Path) -> None:
+    bad = make_corrupt_wheel(tmp_path)
+    result = run_console_script("s3pypi", "-v", "upload", bad, "--bucket", bucket.name)
+
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("s3pypi: error: ")
+
+
+def test_pattern_matching_nothing(run: Run, bucket: Bucket, tmp_path: Path) -> None:
+    result = run("upload", f"{tmp_path}/dist/*", "--bucket", bucket.name)
+
+    assert result.exit_code == 1
+    assert result.stderr == f"s3pypi: error: no distributions match {tmp_path}/dist/*\n"
+
+
+def test_missing_bucket(run: Run, dist_dir: Path, moto_endpoint: str) -> None:
+    result = run("upload", f"{dist_dir}/*", "--bucket", "no-such-bucket-here")
+
+    assert result.exit_code == 1
+    assert result.stderr == "s3pypi: error: bucket does not exist: no-such-bucket-here\n"
+
+
+def test_missing_bucket_option(run: Run, dist_dir: Path) -> None:
+    result = run("upload", f"{dist_dir}/*")
+
+    assert result.exit_code == 2
+    assert "missing --bucket (or --repository-url)" in result.stderr
+
+
+def test_no_credentials(
+    run: Run, bucket: Bucket, dist_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+
+    result = run("upload", f"{dist_dir}/*", "--bucket", bucket.name)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("s3pypi: error: no AWS credentials found")
+    assert bucket.keys() == []
+
+
+def test_unsupported_repository_url(run: Run, dist_dir: Path) -> None:
+    result = run("upload", f"{dist_dir}/*", "--repository-url", "https://pypi.org/simple/")
+
+    assert result.exit_code == 1
+    assert "unsupported repository URL" in result.stderr
+
+
+def test_invalid_version_for_delete(run: Run, bucket: Bucket) -> None:
+    result = run("delete", "hello-world", "not a version", "--bucket", bucket.name)
+
+    assert result.exit_code == 1
+    assert result.stderr == "s3pypi: error: not a valid version: 'not a version'\n"
