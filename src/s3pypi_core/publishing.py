@@ -441,47 +441,47 @@ class Publisher:
     def delete(self, project: str, version: str) -> list[str]:
         """Remove every file of one version; returns the filenames removed."""
         wanted = Version(version)
-        removed: list[str] = []
+        # Grows over retries: after a retry the files removed by an earlier attempt whose page
+        # write went through are gone from the page, but they still have to be deleted.
+        removed: set[str] = set()
 
         def remove(index: Index) -> bool:
-            removed[:] = [f.filename for f in index.files.values() if f.version == wanted]
-            for filename in removed:
+            found = [f.filename for f in index.files.values() if f.version == wanted]
+            for filename in found:
                 del index.files[filename]
-            return bool(removed)
+            removed.update(found)
+            return bool(found)
 
         with self.locker(project):
             page = self.pages.update_project(project, remove, create=False, delete_if_empty=True)
         if not removed:
             raise NotFound(f"no files of {project} {version} in {self.storage.url()}")
-        for filename in removed:
+        for filename in sorted(removed):
             log.info("Deleting %s", filename)
             self.storage.delete(self.layout.metadata(project, filename))
             self.storage.delete(self.layout.file(project, filename))
         if not page.exists:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _remove_project(root, project), create=False)
-        return removed
+        return sorted(removed)
 
     def yank(self, project: str, version: str, reason: str | None) -> list[str]:
         """Mark (reason is a string) or unmark (None) every file of one version as yanked."""
         wanted = Version(version)
-        touched: list[str] = []
+        touched: set[str] = set()
 
         def mark(index: Index) -> bool:
-            touched[:] = [f.filename for f in index.files.values() if f.version == wanted]
-            changed = False
-            for filename in touched:
-                record = index.files[filename]
-                if record.yanked != reason:
-                    index.files[filename] = replace(record, yanked=reason)
-                    changed = True
-            return changed
+            found = [f for f in index.files.values() if f.version == wanted]
+            touched.update(f.filename for f in found)
+            for record in found:
+                index.files[record.filename] = replace(record, yanked=reason)
+            return any(record.yanked != reason for record in found)
 
         with self.locker(project):
             self.pages.update_project(project, mark, create=False)
         if not touched:
             raise NotFound(f"no files of {project} {version} in {self.storage.url()}")
-        return touched
+        return sorted(touched)
 
 
 def _put_records(index: Index, records: list[IndexFile]) -> bool:
