@@ -196,6 +196,32 @@ def test_options_win_over_the_project_and_the_project_over_hatch_config(
     assert "proj/sample-pkg/index.html" in keys  # Hatch config's index-html, not overridden
 
 
+def test_repository_url_option_replaces_the_projects_bucket_and_prefix(
+    bucket: Bucket, make_project: Callable[..., HatchProject], tmp_path: Path
+) -> None:
+    project = make_project(f'bucket = "{bucket.name}"\nprefix = "team"\n')
+    project.build()
+    index = tmp_path / "index"
+
+    result = project.publish("-o", f"repository-url={index.as_uri()}")
+
+    assert result.returncode == 0, result.stderr
+    assert (index / "sample-pkg" / WHEEL).is_file()
+    assert bucket.keys() == []
+
+
+def test_prefix_option_applies_to_the_bucket_of_hatch_config(
+    bucket: Bucket, make_project: Callable[..., HatchProject]
+) -> None:
+    project = make_project(hatch_config=f'[publish.s3pypi]\nbucket = "{bucket.name}"\n')
+    project.build()
+
+    result = project.publish("-o", "prefix=team")
+
+    assert result.returncode == 0, result.stderr
+    assert f"team/sample-pkg/{WHEEL}" in bucket.keys()
+
+
 def test_table_in_pyproject(bucket: Bucket, make_project: Callable[..., HatchProject]) -> None:
     project = make_project(
         f'repository-url = "s3://{bucket.name}"\n'

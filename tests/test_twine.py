@@ -203,10 +203,12 @@ def test_skip_existing_with_every_file_existing_succeeds(bucket: Bucket, dist_di
     assert twine_upload("--repository-url", url, *dists(dist_dir)).returncode == 0
     before = bucket.snapshot()
 
-    result = twine_upload("--repository-url", url, "--skip-existing", *dists(dist_dir))
+    result = run_console_script(
+        "s3pypi-twine", "upload", "--repository-url", url, "--skip-existing", *dists(dist_dir)
+    )
 
     assert result.returncode == 0, result.stderr
-    assert "View at" not in result.stdout
+    assert result.stdout == f"Uploading distributions to {url}/\n"
     assert bucket.snapshot() == before
 
 

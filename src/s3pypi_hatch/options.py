@@ -134,14 +134,15 @@ class Settings:
         """Merge parsed sources, the last winning.
 
         `repository-url` and `bucket` both say where the index is: the latest source that says
-        it decides, whichever key it uses. `prefix` alone (say, per project) applies to the
-        bucket set elsewhere (say, in Hatch's config).
+        it decides, whichever key it uses, and the `prefix` of earlier sources goes with the
+        location it was meant for. A `prefix` alone (say, per project) applies to the bucket
+        set earlier (say, in Hatch's config).
         """
         merged: dict[str, Any] = {}
         for source in sources:
             if {"repository-url", "bucket"} & source.keys():
-                merged.pop("repository-url", None)
-                merged.pop("bucket", None)
+                for key in ("repository-url", "bucket", "prefix"):
+                    merged.pop(key, None)
             merged.update(source)
         if "bucket" in merged:
             location: str | None = f"s3://{merged.pop('bucket')}"

@@ -43,7 +43,8 @@ class ProgressObserver(UploadObserver):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._bars.stop()
+        if self._tasks:
+            self._bars.stop()
 
     def starting(self, dist: Distribution) -> None:
         with self._lock:
