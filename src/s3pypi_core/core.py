@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,13 @@ from s3pypi_core.distribution import (
     DistributionId,
     normalize_package_name,
     parse_distribution_id,
+    parse_filename,
 )
 from s3pypi_core.exceptions import ExistingFiles, InvalidDistribution, S3PyPIError
 from s3pypi_core.index import IndexLayout
 from s3pypi_core.locking import DEFAULT_TIMEOUT, no_lock, open_locker
 from s3pypi_core.locking import force_unlock as _force_unlock
-from s3pypi_core.publishing import Publisher, UploadObserver, UploadResult
+from s3pypi_core.publishing import PageStore, Publisher, UploadObserver, UploadResult
 from s3pypi_core.storage import (
     DryRunStorage,
     S3Config,
@@ -45,6 +47,7 @@ __all__ = [
     "S3PyPIError",
     "UploadResult",
     "delete_package",
+    "existing_files",
     "find_distributions",
     "force_unlock",
     "normalize_package_name",
@@ -157,6 +160,24 @@ def upload_packages(
         names = ", ".join(d.filename for d in result.skipped)
         raise ExistingFiles(f"{len(result.skipped)} file(s) already existed: {names}")
     return result
+
+
+def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:
+    """The files among `dist` that the index already lists; reads pages, writes nothing.
+
+    These are what `upload_packages` would skip (or overwrite with `force`). A front end that
+    must refuse existing files before writing anything (twine's rule) asks this first.
+    """
+    by_project: dict[str, list[Path]] = defaultdict(list)
+    for path in find_distributions(dist):
+        project, _version = parse_filename(path.name)
+        by_project[project].append(path)
+    pages = PageStore(cfg.open_storage(), cfg.layout)
+    existing: list[Path] = []
+    for name, paths in by_project.items():
+        listed = pages.read_project(name).page.files
+        existing += [path for path in paths if path.name in listed]
+    return existing
 
 
 def delete_package(cfg: Config, name: str, version: str) -> list[str]:

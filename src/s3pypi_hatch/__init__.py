@@ -1,0 +1,1 @@
+"""`hatch publish -p s3pypi`: the Hatch publisher plugin, a thin front end of `s3pypi_core`."""
