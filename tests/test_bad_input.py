@@ -223,3 +223,26 @@ def test_invalid_version_for_delete(run: Run, bucket: Bucket) -> None:
 
     assert result.exit_code == 1
     assert result.stderr == "s3pypi: error: not a valid version: 'not a version'\n"
+
+
+def test_no_region_configured(
+    run: Run, bucket: Bucket, dist_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+    result = run("upload", f"{dist_dir}/*", "--bucket", bucket.name)
+
+    # S3 works without a region; looking for the default lock table cannot, and says so.
+    assert result.exit_code == 0, result.output
+    assert "no AWS region configured (use --region or AWS_REGION)" in result.stderr
+    assert "hello-world/" in bucket.keys()
+
+    result = run("upload", f"{dist_dir}/*", "--bucket", bucket.name, "--locks-table", "t")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "s3pypi: error: DynamoDB table t: no AWS region configured (use --region or AWS_REGION)\n"
+    )

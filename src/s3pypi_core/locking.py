@@ -57,28 +57,28 @@ def open_locker(
     """The lock for a bucket: `table_name`, or `BUCKET-locks` when that table exists."""
     if session is None:
         return no_lock
-    table = session.resource("dynamodb").Table(table_name or f"{bucket}-locks")
+    name = table_name or f"{bucket}-locks"
     try:
-        with _dynamodb_errors(table.name):
+        with _dynamodb_errors(name):
+            table = session.resource("dynamodb").Table(name)
             table.get_item(Key={"LockID": "?"})
     except _MissingTable:
         if table_name:
             raise StorageError(f"DynamoDB lock table does not exist: {table_name}") from None
-        log.debug("No lock table %s: relying on conditional writes alone.", table.name)
+        log.debug("No lock table %s: relying on conditional writes alone.", name)
         return no_lock
     except StorageError as e:
         if table_name or isinstance(e, MissingCredentials):
             raise
-        log.warning("Publishing without a lock: cannot use table %s (%s)", table.name, e)
+        log.warning("Publishing without a lock: cannot use table %s (%s)", name, e)
         return no_lock
     return DynamoDBLocker(table, timeout=timeout, expiry=expiry)
 
 
 def force_unlock(session: Any, table_name: str, lock_id: str) -> None:
-    table = session.resource("dynamodb").Table(table_name)
     try:
         with _dynamodb_errors(table_name):
-            table.delete_item(Key={"LockID": lock_id})
+            session.resource("dynamodb").Table(table_name).delete_item(Key={"LockID": lock_id})
     except _MissingTable:
         raise StorageError(f"DynamoDB lock table does not exist: {table_name}") from None
 
@@ -213,6 +213,10 @@ def _dynamodb_errors(table: str) -> Iterator[None]:
         raise MissingCredentials(
             "no AWS credentials found: configure a profile (--profile, AWS_PROFILE) or "
             "environment credentials"
+        ) from e
+    except bex.NoRegionError as e:
+        raise StorageError(
+            f"DynamoDB table {table}: no AWS region configured (use --region or AWS_REGION)"
         ) from e
     except bex.BotoCoreError as e:
         raise StorageError(f"DynamoDB table {table}: {e}") from e
