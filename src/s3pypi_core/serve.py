@@ -102,10 +102,14 @@ def open_server(
 
 
 def users_file_authenticator(path: Path) -> tuple[Authenticate, str]:
-    """Basic auth against a users file written by `put_user.py --file` (see `s3pypi_core.auth`)."""
-    # Imported by name: the auth module is shared with the Lambda@Edge package.
+    """Basic auth for the users of a file written by `put_user.py --file` (`s3pypi_core.auth`:
+    the same records and checks as the Lambda@Edge function)."""
+    # Imported by name, so that this module type-checks where the auth module is absent.
     auth = importlib.import_module("s3pypi_core.auth")
-    users = auth.load_users_file(path)
+    try:
+        users = auth.load_users_file(path)
+    except (OSError, ValueError) as e:
+        raise S3PyPIError(f"cannot read users file {path}: {e}") from e
     checker = auth.Authenticator(users.get)
     return (lambda header: bool(checker.check(header))), str(auth.REALM)
 
