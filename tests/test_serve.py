@@ -297,3 +297,56 @@ def test_usage_errors(run: Run, args: list[str], message: str) -> None:
     result = run("serve", *args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_nothing_outside_the_index_directory_is_served(
+    run: Run, dist_dir: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    assert run("upload", dist_dir / "*", "--repository-url", index.as_uri()).exit_code == 0
+    (tmp_path / "secret.txt").write_text("password")
+    with serving("--repository-url", index.as_uri(), log_dir=tmp_path) as server:
+        responses = [
+            server.get(path)
+            for path in (
+                "/../secret.txt",
+                "/%2e%2e/secret.txt",
+                "/hello-world/..%2f..%2fsecret.txt",
+                "/hello-world/%2e%2e/%2e%2e/secret.txt",
+                "//etc/passwd",
+            )
+        ]
+    assert [r.status for r in responses] == [404] * len(responses)
+    assert not any(b"password" in r.body or b"root:" in r.body for r in responses)
+
+
+def test_s3_flags_reach_the_client(
+    published: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without AWS_ENDPOINT_URL: endpoint, profile and region come from the flags."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    args = ["--bucket", published.name, "--s3-endpoint-url", published.endpoint]
+    with serving(*args, "--profile", "production", "--region", "eu-west-1", log_dir=tmp_path) as s:
+        page = s.get("/hello-world/", accept=PIP_ACCEPT)
+    assert page.body == published.read("hello-world/index.json")
+
+    # --no-sign-request: anonymous, so refused by a private bucket, served by a public one.
+    refused = run_console_script("s3pypi", "serve", *args, "--no-sign-request", "--port", "0")
+    assert refused.returncode == 1
+    assert refused.stderr == f"s3pypi: error: s3://{published.name}/index.json: 403: Forbidden\n"
+    public_read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{published.name}/*",
+            }
+        ],
+    }
+    published.client.put_bucket_policy(Bucket=published.name, Policy=json.dumps(public_read))
+    with serving(*args, "--no-sign-request", log_dir=tmp_path) as server:
+        wheel = server.get(f"/hello-world/{WHEEL}")
+    assert wheel.status == 200
+    assert wheel.body == published.read(f"hello-world/{WHEEL}")
