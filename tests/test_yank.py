@@ -101,10 +101,10 @@ def test_python_api(published: Bucket) -> None:
     ],
 )
 def test_nothing_to_yank_is_one_line_and_writes_nothing(
-    published: Bucket, args: list[str], message: str
+    published: Bucket, run: Run, args: list[str], message: str
 ) -> None:
     before = published.snapshot()
-    result = run_console_script("s3pypi", *args, "--bucket", published.name)
-    assert result.returncode == 1
+    result = run(*args, "--bucket", published.name)
+    assert result.exit_code == 1
     assert result.stderr == f"s3pypi: error: {message.format(bucket=published.name)}\n"
     assert published.snapshot() == before
