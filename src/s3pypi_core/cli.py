@@ -258,6 +258,58 @@ def force_unlock(table: str, lock_id: str, profile: str | None, region: str | No
     force_unlock(Config(s3=S3Config(bucket="", profile=profile, region=region)), table, lock_id)
 
 
+@cli.command()
+@click.option("-b", "--bucket", help="The S3 bucket of the index.")
+@click.option("--prefix", help="Key prefix of the index inside the bucket.")
+@click.option(
+    "--repository-url",
+    metavar="URL",
+    help="s3://BUCKET[/PREFIX] or file:///PATH, instead of --bucket and --prefix.",
+)
+@click.option(
+    "--s3-endpoint-url", metavar="URL", help="Custom S3 endpoint (MinIO, LocalStack, ...)."
+)
+@click.option("--no-sign-request", is_flag=True, help="Do not sign requests (public bucket).")
+@click.option(
+    "--index.html", "index_html", is_flag=True, help="Pages are stored as NAME/index.html."
+)
+@aws_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Require basic auth for the users in FILE (written by put_user.py --file).",
+)
+@verbose_option
+@handle_errors
+def serve(host: str, port: int, users_file: Path | None, **options: Any) -> None:
+    """Serve an index over HTTP as CloudFront does: preview a bucket, or serve one on-premises.
+
+    pip and uv install from the URL it prints, e.g. `pip install --index-url URL NAME`.
+    """
+    from s3pypi_core.serve import open_server
+
+    cfg = _config(**options, s3_put_args={}, locks_table=None, lock_timeout=0.0)
+    server = open_server(
+        cfg.open_storage(), cfg.layout, host=host, port=port, users_file=users_file
+    )
+    click.echo(f"Serving {server.storage.url(cfg.layout.files_prefix())} at {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = super().format(record)

@@ -58,6 +58,8 @@ class StoredObject:
     size: int
     last_modified: datetime | None = None
     content_type: str | None = None
+    cache_control: str | None = None
+    """As stored with the object (S3); None where the store keeps none (a directory)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ class S3Storage(Storage):
                 size=response["ContentLength"],
                 last_modified=response.get("LastModified"),
                 content_type=response.get("ContentType"),
+                cache_control=response.get("CacheControl"),
             )
 
     def put(
@@ -316,6 +319,7 @@ class S3Storage(Storage):
             size=total,
             last_modified=response.get("LastModified"),
             content_type=response.get("ContentType"),
+            cache_control=response.get("CacheControl"),
         )
         body = response["Body"]
         return Stream(info, iter(lambda: body.read(64 * 1024), b""), content_range)
