@@ -98,8 +98,11 @@ class Config:
         storage = self.open_storage()
         locker = no_lock
         s3 = self.s3
-        # An unsigned client (a public bucket) has no AWS identity to look for a table with.
-        if s3 is not None and not self.dry_run and (s3.locks_table or not s3.no_sign_request):
+        # The default table is looked for only next to AWS S3: an unsigned client (a public
+        # bucket) has no identity to look with, and a custom S3 endpoint (MinIO, ...) is not
+        # AWS. A table named with --locks-table is always used.
+        discover = not s3.no_sign_request and not s3.endpoint_url if s3 else False
+        if s3 is not None and not self.dry_run and (s3.locks_table or discover):
             locker = open_locker(
                 storage.boto_session, s3.locks_table, s3.bucket, timeout=self.lock_timeout
             )
