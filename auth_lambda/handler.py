@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config as BotoConfig
+
 try:  # the source tree (tests, put_user.py)
     from s3pypi_core import auth, routing
 except ImportError:  # the Lambda package: top-level modules next to this file
@@ -108,23 +111,26 @@ class EdgeAuth:
         return request
 
 
-_handler: EdgeAuth | None = None
+def load_handler(config_file: Path = CONFIG_FILE) -> EdgeAuth:
+    """The handler of the Lambda package, set up from its baked `config.json`."""
+    config = Config.from_json(json.loads(config_file.read_text()))
+    # Short timeouts and one retry: a viewer request has 5 seconds in all.
+    boto_config = BotoConfig(
+        connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"}
+    )
+    ssm = boto3.client("ssm", region_name=config.region, config=boto_config)
+    return EdgeAuth(config, ssm)
+
+
+# In the Lambda package, set up while Lambda initialises the function, before the first request.
+_handler: EdgeAuth | None = load_handler() if CONFIG_FILE.exists() else None
 
 
 def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point (`handler.handle`): set up once per container, then reused."""
+    """The Lambda entry point (`handler.handle`)."""
     global _handler
     if _handler is None:
-        import boto3
-        from botocore.config import Config as BotoConfig
-
-        config = Config.from_json(json.loads(CONFIG_FILE.read_text()))
-        # Short timeouts: a viewer request has 5 seconds in all.
-        boto_config = BotoConfig(
-            connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}
-        )
-        ssm = boto3.client("ssm", region_name=config.region, config=boto_config)
-        _handler = EdgeAuth(config, ssm)
+        _handler = load_handler()
     return _handler(event, context)
 
 

@@ -217,7 +217,7 @@ def _put(users: Users, args: argparse.Namespace) -> None:
     password = _password(args)
     record = auth.hash_password(password, salt_nbytes=args.salt_nbytes)
     replaced = users.put(args.user, record, overwrite=args.overwrite)
-    _say(f"{'Replaced' if replaced else 'Added'} user {args.user} in {users.where}")
+    _say(f"{'Replaced' if replaced else 'Added'} user {args.user} to {users.where}")
     if args.random_password is not None:
         print(password)  # stdout: the one thing worth capturing
 
