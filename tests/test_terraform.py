@@ -125,14 +125,15 @@ def test_seed_variables(name: str, type_: str) -> None:
         assert variable["default"] is False
 
 
-def test_every_variable_and_output_is_described_and_documented() -> None:
-    readme = (MODULE / "README.md").read_text()
+@pytest.mark.parametrize("directory", [MODULE, TERRAFORM], ids=["module", "example-root"])
+def test_every_variable_and_output_is_typed_described_and_documented(directory: Path) -> None:
+    readme = (directory / "README.md").read_text()
     for kind in ("variable", "output"):
-        for name, body in module()[kind].items():
+        for name, body in module(directory)[kind].items():
             assert body.get("description"), f"{kind} {name}"
-            assert f"`{name}`" in readme, f"{kind} {name} missing from the module README"
-    for name in module()["variable"]:
-        assert "type" in module()["variable"][name], name
+            assert f"| `{name}` |" in readme, f"{kind} {name} missing from {directory}/README.md"
+    for name, body in module(directory)["variable"].items():
+        assert "type" in body, name
 
 
 def test_outputs() -> None:
