@@ -68,8 +68,14 @@ def ssm_lookup(ssm: Any, domain: str) -> Callable[[str], dict[str, Any] | None]:
             response = ssm.get_parameter(Name=parameter_name(domain, user), WithDecryption=True)
         except ssm.exceptions.ParameterNotFound:
             return None
-        record = json.loads(response["Parameter"]["Value"])
-        return record if isinstance(record, dict) else None
+        try:
+            record = json.loads(response["Parameter"]["Value"])
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            log.error("Not a user record: %s", parameter_name(domain, user))
+            return None
+        return record
 
     return lookup
 

@@ -120,7 +120,10 @@ class FileUsers:
 
     def _write(self, users: dict[str, dict[str, Any]]) -> None:
         text = json.dumps(users, indent=2, sort_keys=True) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
+        except OSError as e:
+            raise UserError(f"cannot write users file {self._path}: {e}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)

@@ -264,6 +264,12 @@ def test_a_changed_password_is_refused_once_the_cache_bound_passes(
     assert handler(viewer_request(domain, "/", authorization=basic("alice:new")))["uri"]
 
 
+@pytest.mark.parametrize("value", ["not json", '"a string"', "[]"])
+def test_a_corrupt_record_is_no_user(handler: EdgeAuth, ssm: Any, domain: str, value: str) -> None:
+    ssm.put_parameter(Name=f"/s3pypi/{domain}/users/alice", Value=value, Type="SecureString")
+    assert_unauthorized(handler(viewer_request(domain, "/", authorization=basic("alice:x"))))
+
+
 def test_users_belong_to_their_domain(
     handler: EdgeAuth, put_user: Callable[..., None], domain: str
 ) -> None:

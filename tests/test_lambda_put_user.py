@@ -162,6 +162,14 @@ def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
     assert not users_file.exists()
 
 
+def test_unwritable_users_file(tmp_path: Path) -> None:
+    users_file = tmp_path / "missing-directory" / "users.json"
+    result = put_user("localhost", "alice", "--file", users_file, "--password-stdin", input="pw")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: cannot write users file {users_file}: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("password", ["", "\n"])
 def test_empty_password_is_refused(tmp_path: Path, password: str) -> None:
     users_file = tmp_path / "users.json"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import functools
 import hashlib
 import hmac
 import json
@@ -222,14 +223,10 @@ def _is_legacy(record: Mapping[str, Any]) -> bool:
     return "algorithm" not in record and "password_hash" in record and "password_salt" in record
 
 
-_DUMMY: list[dict[str, Any]] = []
-
-
+@functools.cache
 def _dummy_record() -> dict[str, Any]:
     """A record no password matches, to spend the same time on unknown users."""
-    if not _DUMMY:
-        _DUMMY.append(hash_password(secrets.token_urlsafe(32)))
-    return _DUMMY[0]
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def _b64encode(data: bytes) -> str:
