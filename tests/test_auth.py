@@ -264,7 +264,7 @@ def test_malformed_users_file(tmp_path: Path, content: str) -> None:
 
 
 def test_one_verification_fits_the_edge_budget() -> None:
-    """About 35 ms on one core here; Lambda@Edge's 128 MB get about 1/14 of a vCPU."""
+    """About 27 ms on one core here; Lambda@Edge's 128 MB get about 1/14 of a vCPU."""
     record = auth.hash_password("s3cret")
     timings = []
     for _ in range(3):

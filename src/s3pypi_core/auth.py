@@ -34,9 +34,9 @@ REALM = "s3pypi"
 CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
 """The `WWW-Authenticate` value of a 401 (RFC 7617: credentials are read as UTF-8)."""
 
-# scrypt's "interactive login" cost (16 MiB, about 35 ms on one core of a 2020s server). A
+# scrypt's "interactive login" cost (16 MiB, about 27 ms of CPU on one core of a 2020s server). A
 # Lambda@Edge viewer request gets 128 MB, which Lambda backs with about 1/14 of a vCPU, so one
-# verification there takes roughly half a second, paid once per user per cache period.
+# verification there takes roughly 0.4 s, paid once per user per cache period.
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
