@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from s3pypi_core import auth
 from tests.conftest import Bucket, run_console_script
 from tests.serving import PIP_ACCEPT, pip, serving, uv
-
-auth = pytest.importorskip("s3pypi_core.auth")
 
 Run = Callable[..., Result]
 
@@ -60,7 +59,7 @@ def test_missing_or_wrong_credentials_get_401(
         log = server.requests()
     for response in refused:
         assert response.status == 401
-        assert response.headers["www-authenticate"] == 'Basic realm="s3pypi"'
+        assert response.headers["www-authenticate"] == 'Basic realm="s3pypi", charset="UTF-8"'
         assert b"hello" not in response.body
     assert allowed.status == 200
     assert allowed.body == published.read(wheel[1:])

@@ -13,7 +13,6 @@ index (MinIO, a directory) is served. Each request is logged as one line:
 from __future__ import annotations
 
 import email.utils
-import importlib
 import logging
 import re
 import socket
@@ -24,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from s3pypi_core import __prog__, __version__
+from s3pypi_core import __prog__, __version__, auth
 from s3pypi_core.exceptions import S3PyPIError, StorageError
 from s3pypi_core.index import IndexLayout
 from s3pypi_core.publishing import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL, content_type_for
@@ -35,8 +34,6 @@ log = logging.getLogger(__prog__)
 
 Authenticate = Callable[[str], bool]
 """Whether an `Authorization` header carries valid credentials."""
-
-DEFAULT_REALM = "s3pypi"
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -51,12 +48,10 @@ class IndexServer(ThreadingHTTPServer):
         layout: IndexLayout,
         *,
         authenticate: Authenticate | None = None,
-        realm: str = DEFAULT_REALM,
     ) -> None:
         self.storage = storage
         self.layout = layout
         self.authenticate = authenticate
-        self.realm = realm
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -92,26 +87,21 @@ def open_server(
 ) -> IndexServer:
     """Check that the index can be read, then bind (port 0: any free port)."""
     _check_readable(storage, layout)
-    authenticate, realm = (None, DEFAULT_REALM)
-    if users_file is not None:
-        authenticate, realm = users_file_authenticator(users_file)
+    authenticate = users_file_authenticator(users_file) if users_file is not None else None
     try:
-        return IndexServer((host, port), storage, layout, authenticate=authenticate, realm=realm)
+        return IndexServer((host, port), storage, layout, authenticate=authenticate)
     except OSError as e:
         raise S3PyPIError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
-def users_file_authenticator(path: Path) -> tuple[Authenticate, str]:
-    """Basic auth for the users of a file written by `put_user.py --file` (`s3pypi_core.auth`:
-    the same records and checks as the Lambda@Edge function)."""
-    # Imported by name, so that this module type-checks where the auth module is absent.
-    auth = importlib.import_module("s3pypi_core.auth")
+def users_file_authenticator(path: Path) -> Authenticate:
+    """Basic auth for the users of a file written by `put_user.py --file` (the same records and
+    checks as the Lambda@Edge function)."""
     try:
         users = auth.load_users_file(path)
     except (OSError, ValueError) as e:
         raise S3PyPIError(f"cannot read users file {path}: {e}") from e
-    checker = auth.Authenticator(users.get)
-    return (lambda header: bool(checker.check(header))), str(auth.REALM)
+    return auth.Authenticator(users.get).check
 
 
 def _check_readable(storage: Storage, layout: IndexLayout) -> None:
@@ -141,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(
                 HTTPStatus.UNAUTHORIZED,
                 key,
-                {"WWW-Authenticate": f'Basic realm="{self.server.realm}"'},
+                {"WWW-Authenticate": auth.CHALLENGE},
             )
             return
         if not self.server.serves(key):
