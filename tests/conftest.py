@@ -8,7 +8,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ def aws_env(
 class Bucket:
     name: str
     endpoint: str
+    tables: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def client(self) -> Any:
@@ -125,7 +126,9 @@ class Bucket:
         return {key: self.read(key) for key in self.keys()}
 
     def create_locks_table(self, name: str | None = None, region: str = REGION) -> str:
+        """A lock table like the Terraform module's; dropped when the test ends."""
         name = name or f"{self.name}-locks"
+        self.tables.append((name, region))
         boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=region).create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
@@ -136,10 +139,15 @@ class Bucket:
 
 
 @pytest.fixture
-def bucket(moto_endpoint: str) -> Bucket:
+def bucket(moto_endpoint: str) -> Iterator[Bucket]:
     name = f"pypi-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION).create_bucket(Bucket=name)
-    return Bucket(name, moto_endpoint)
+    bucket = Bucket(name, moto_endpoint)
+    yield bucket
+    # Tables have fixed names in some tests; the next test on this server may want them again.
+    for table, region in bucket.tables:
+        client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=region)
+        client.delete_table(TableName=table)
 
 
 @pytest.fixture
