@@ -19,6 +19,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from s3pypi_core.cli import cli
 from tests.distributions import SampleProject
+from tests.fault_proxy import FaultProxy, start_proxy
 
 REGION = "us-east-1"
 BIN = Path(sys.executable).parent
@@ -196,3 +197,9 @@ def run_console_script(
         text=True,
         timeout=300,
     )
+
+
+@pytest.fixture
+def fault_proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
+    """An HTTP proxy in front of the moto server that injects the faults a test adds to it."""
+    yield from start_proxy(moto_endpoint)

@@ -244,6 +244,56 @@ def unyank(name: str, version: str, **options: Any) -> None:
         log.info("Unyanked %s", filename)
 
 
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@repository_options
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
+@click.option(
+    "--quick", is_flag=True, help="Compare sizes only; do not download files to check hashes."
+)
+@verbose_option
+@handle_errors
+def verify(names: tuple[str, ...], as_json: bool, quick: bool, **options: Any) -> None:
+    """Check pages against the objects of the index; exit 1 when anything is wrong."""
+    import json
+
+    from s3pypi_core.core import verify_index
+
+    cfg = _config(**options)
+    problems = verify_index(cfg, names, hashes=not quick)
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        where = cfg.open_storage().url()
+        log.info("%d problem(s) in %s", len(problems), where) if problems else log.info(
+            "No problems in %s", where
+        )
+    sys.exit(1 if problems else 0)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@repository_options
+@click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
+@verbose_option
+@handle_errors
+def reindex(names: tuple[str, ...], **options: Any) -> None:
+    """Rebuild the pages (all, or the named projects') from the objects in the index.
+
+    Also writes missing .metadata files, and upgrades a bucket written by s3pypi 2.x in place.
+    """
+    from s3pypi_core.core import reindex as reindex_index
+
+    cfg = _config(**options)
+    changes = reindex_index(cfg, names)
+    for change in changes:
+        click.echo(f"{'(dry run) ' if cfg.dry_run else ''}{change}")
+    if not changes:
+        log.info("Nothing to change in %s", cfg.open_storage().url())
+
+
 @cli.command("force-unlock")
 @click.argument("table")
 @click.argument("lock_id")

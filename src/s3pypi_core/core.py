@@ -30,6 +30,9 @@ from s3pypi_core.exceptions import ExistingFiles, InvalidDistribution, S3PyPIErr
 from s3pypi_core.index import IndexLayout
 from s3pypi_core.locking import DEFAULT_TIMEOUT, no_lock, open_locker
 from s3pypi_core.locking import force_unlock as _force_unlock
+from s3pypi_core.maintenance import Change, Problem
+from s3pypi_core.maintenance import reindex as _reindex
+from s3pypi_core.maintenance import verify as _verify
 from s3pypi_core.publishing import PageStore, Publisher, UploadObserver, UploadResult
 from s3pypi_core.storage import (
     DryRunStorage,
@@ -41,8 +44,10 @@ from s3pypi_core.storage import (
 )
 
 __all__ = [
+    "Change",
     "Config",
     "DistributionId",
+    "Problem",
     "S3Config",
     "S3PyPIError",
     "UploadResult",
@@ -52,8 +57,10 @@ __all__ = [
     "force_unlock",
     "normalize_package_name",
     "parse_distribution_id",
+    "reindex",
     "unyank_package",
     "upload_packages",
+    "verify_index",
     "yank_package",
 ]
 
@@ -202,6 +209,27 @@ def force_unlock(cfg: Config, table: str, lock_id: str) -> None:
     s3 = cfg.s3 or S3Config(bucket="")
     _force_unlock(aws_session(s3.profile, s3.region), table, lock_id)
     log.info("Released lock %s", lock_id)
+
+
+def verify_index(cfg: Config, names: Iterable[str] = (), *, hashes: bool = True) -> list[Problem]:
+    """What is wrong with the index (or the named projects); an empty list when nothing is.
+
+    Pages are checked against the objects: entries without files, files on no page, sizes,
+    `.metadata` files, HTML and JSON pages that disagree, the root page. With `hashes` (the
+    default) every listed distribution is also downloaded, streamed, to check its sha256.
+    """
+    return _verify(cfg.open_storage(), cfg.layout, names, hashes=hashes)
+
+
+def reindex(cfg: Config, names: Iterable[str] = ()) -> list[Change]:
+    """Rebuild the pages of the index (or of the named projects) from the objects in it.
+
+    Every distribution is listed, entries whose file is gone are dropped, missing `.metadata`
+    files are written, and what the pages know (hashes, upload times, yanks) is kept. This also
+    upgrades a bucket written by s3pypi 2.x in place. With `cfg.dry_run`, nothing is written
+    and the changes returned are the ones it would make.
+    """
+    return _reindex(cfg.publisher(), names)
 
 
 def _valid_version(version: str) -> str:
