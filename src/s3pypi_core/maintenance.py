@@ -200,11 +200,10 @@ def _verify_project(
     json_blob = storage.get(layout.project_json(project))
     html = Index.parse(html_blob.body.decode("utf-8", "replace")) if html_blob else None
     data = Index.from_json(json_blob.body) if json_blob else None
-    has_files = bool(objects.dists)
-
-    if html is None and (data is not None or has_files):
+    # A project with files but neither page is reported file by file (unlisted-file) below.
+    if html is None and data is not None:
         problem("missing-page", layout.project_html(project), "no HTML page: run reindex")
-    if data is None and (html is not None or has_files):
+    if data is None and html is not None:
         foreign = html_blob is not None and html_serial(html_blob.body.decode()) is None
         by = " (the HTML page was written by another tool, s3pypi 2.x?)" if foreign else ""
         problem("missing-page", layout.project_json(project), f"no JSON page{by}: run reindex")

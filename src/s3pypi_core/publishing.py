@@ -45,7 +45,7 @@ from s3pypi_core.index import (
     html_serial,
 )
 from s3pypi_core.locking import Locker, no_lock
-from s3pypi_core.storage import Blob, ProgressCallback, Storage
+from s3pypi_core.storage import Blob, ProgressCallback, Storage, StoredObject
 
 log = logging.getLogger(__prog__)
 
@@ -385,25 +385,35 @@ class Publisher:
         key = self.layout.file(dist.project, dist.filename)
         observer.starting(dist)
         on_progress: ProgressCallback = lambda n: observer.progress(dist, n)  # noqa: E731
-        try:
-            self.storage.put_file(
-                key,
-                dist.path,
-                content_type=content_type_for(key),
-                cache_control=FILE_CACHE_CONTROL,
-                overwrite=force,
-                on_progress=on_progress,
-            )
-        except WriteConflict:
-            if not self._is_same_file(key, dist):
-                observer.skipped(
-                    dist,
-                    f"{dist.filename} already exists in {self.storage.url(key)} with other "
-                    "content (use --force to overwrite)",
+        for _attempt in _backoff(MAX_PAGE_ATTEMPTS):
+            try:
+                self.storage.put_file(
+                    key,
+                    dist.path,
+                    content_type=content_type_for(key),
+                    cache_control=FILE_CACHE_CONTROL,
+                    overwrite=force,
+                    on_progress=on_progress,
                 )
-                return None
-            # The same bytes, not yet on the page: left by an interrupted upload, or being
-            # published by another process right now. Either way, naming it is correct.
+                break
+            except WriteConflict:
+                existing = self.storage.head(key)
+                if existing is None:
+                    # Refused, yet not there: S3's 409 ConditionalRequestConflict (another
+                    # write of this key was in flight), or deleted meanwhile. Try again.
+                    continue
+                if not self._is_same_file(existing, dist):
+                    observer.skipped(
+                        dist,
+                        f"{dist.filename} already exists in {self.storage.url(key)} with other "
+                        "content (use --force to overwrite)",
+                    )
+                    return None
+                # The same bytes, not yet on the page: left by an interrupted upload, or being
+                # published by another process right now. Either way, naming it is correct.
+                break
+        else:
+            raise S3PyPIError(f"gave up creating {self.storage.url(key)}: it kept conflicting")
         metadata_hash = None
         if dist.metadata_is_static:
             # Written unconditionally: whoever created the distribution file above owns it.
@@ -424,11 +434,10 @@ class Publisher:
             upload_time=datetime.now(timezone.utc),
         )
 
-    def _is_same_file(self, key: str, dist: Distribution) -> bool:
-        info = self.storage.head(key)
-        if info is None or info.size != dist.size:
+    def _is_same_file(self, info: StoredObject, dist: Distribution) -> bool:
+        if info.size != dist.size:
             return False
-        stream = self.storage.stream(key)
+        stream = self.storage.stream(info.key)
         if stream is None:
             return False
         digest = hashlib.sha256()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import tempfile
 import threading
+import time
 import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
@@ -20,12 +22,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from s3pypi_core.exceptions import MissingCredentials, StorageError, WriteConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
+
+T = TypeVar("T")
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of bytes sent since the last call."""
@@ -238,8 +242,12 @@ class S3Storage(Storage):
             args["IfMatch"] = if_match
         if if_none_match:
             args["IfNoneMatch"] = "*"
-        with self._errors(key):
-            return self.client.put_object(**args)["ETag"]
+
+        def put() -> str:
+            with self._errors(key):
+                return self.client.put_object(**args)["ETag"]
+
+        return put() if if_match or if_none_match else _retry_conflicts(put)
 
     def put_file(
         self,
@@ -263,7 +271,8 @@ class S3Storage(Storage):
         if not overwrite:
             with self._create_only_lock:
                 self._create_only.add(key)
-        try:
+
+        def upload() -> None:
             with self._errors(key):
                 self.client.upload_file(
                     str(path),
@@ -273,6 +282,12 @@ class S3Storage(Storage):
                     Callback=on_progress,
                     Config=config,
                 )
+
+        try:
+            if overwrite:
+                _retry_conflicts(upload)
+            else:
+                upload()
         finally:
             with self._create_only_lock:
                 self._create_only.discard(key)
@@ -281,8 +296,15 @@ class S3Storage(Storage):
         args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key}
         if if_match:
             args["IfMatch"] = if_match
-        with self._errors(key):
-            self.client.delete_object(**args)
+
+        def delete() -> None:
+            with self._errors(key):
+                self.client.delete_object(**args)
+
+        if if_match:
+            delete()
+        else:
+            _retry_conflicts(delete)
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -395,6 +417,22 @@ def aws_session(profile: str | None, region: str | None) -> Any:
         return boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as e:
         raise StorageError(f"AWS profile not found: {profile}") from e
+
+
+def _retry_conflicts(write: Callable[[], T], attempts: int = 8) -> T:
+    """Run an unconditional write, again after a conflict.
+
+    It has no condition to fail, but S3 answers 409 ConditionalRequestConflict to any write of
+    a key while a conditional write of that key is in flight, and asks to retry.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except WriteConflict:
+            if attempt == attempts:
+                raise
+            time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")
 
 
 def _status(error: Any) -> int:
