@@ -49,7 +49,10 @@ class Rule:
     fault: Fault
     times: int | None = 1
     """How many matches it applies to; None for all."""
+    skip: int = 0
+    """How many matches to let through untouched first."""
     fired: int = 0
+    seen: int = 0
 
 
 @dataclass
@@ -71,9 +74,11 @@ class FaultProxy:
     holding: int = 0
     """Requests being held right now."""
 
-    def add(self, method: str, path: str, fault: Fault, *, times: int | None = 1) -> Rule:
+    def add(
+        self, method: str, path: str, fault: Fault, *, times: int | None = 1, skip: int = 0
+    ) -> Rule:
         """`path` is a regular expression searched in the request path with its query."""
-        rule = Rule(method.upper(), re.compile(path), fault, times)
+        rule = Rule(method.upper(), re.compile(path), fault, times, skip)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -96,6 +101,9 @@ class FaultProxy:
         with self._lock:
             for rule in self.rules:
                 if rule.method in (method, "*") and rule.path.search(path):
+                    rule.seen += 1
+                    if rule.seen <= rule.skip:
+                        continue
                     if rule.times is not None and rule.fired >= rule.times:
                         continue
                     rule.fired += 1
@@ -117,7 +125,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-        def _body(self) -> bytes:
+        def _body(self) -> bytes | None:
+            """The request's body; None when the client went away before sending all of it."""
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                 chunks = []
                 while size := int(self.rfile.readline().split(b";")[0], 16):
@@ -126,7 +135,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(chunks)
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            return body if len(body) == length else None
 
         def _drop(self) -> None:
             self.close_connection = True
@@ -190,6 +201,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             body = self._body()
+            if body is None:
+                return self._drop()  # like S3, never act on an incomplete request
             fault = proxy._match(self.command, self.path)
             if fault and fault.hold is not None:
                 with proxy._held:

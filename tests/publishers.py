@@ -131,3 +131,54 @@ def assert_root_lists(
     json_page = RootIndex.from_json(bucket.read(layout.root_json()))
     assert html.projects == json_page.projects == projects
     assert html.serial == json_page.serial
+
+
+def dangling_entries(bucket: Bucket, layout: IndexLayout | None = None) -> list[str]:
+    """Everything a page names that is not in the bucket: files, metadata files, projects."""
+    layout = layout or IndexLayout()
+    keys = set(bucket.keys())
+    dangling = []
+    projects = {key.split("/")[0] for key in keys if "/" in key}
+    for project in sorted(projects):
+        pages = [
+            Index.parse(bucket.text(key))
+            if key.endswith("/")
+            else Index.from_json(bucket.read(key))
+            for key in (layout.project_html(project), layout.project_json(project))
+            if key in keys
+        ]
+        for page in pages:
+            for f in page.files.values():
+                if layout.file(project, f.filename) not in keys:
+                    dangling.append(layout.file(project, f.filename))
+                if f.core_metadata and layout.metadata(project, f.filename) not in keys:
+                    dangling.append(layout.metadata(project, f.filename))
+    roots = []
+    if layout.root_html() in keys:
+        roots.append(RootIndex.parse(bucket.text(layout.root_html())))
+    if layout.root_json() in keys:
+        roots.append(RootIndex.from_json(bucket.read(layout.root_json())))
+    for root in roots:
+        for project in root.projects:
+            if layout.project_json(project) not in keys:
+                dangling.append(layout.project_dir(project))
+    return sorted(set(dangling))
+
+
+def unlisted_files(bucket: Bucket, layout: IndexLayout | None = None) -> list[str]:
+    """Distribution files that no page of their project names."""
+    layout = layout or IndexLayout()
+    keys = set(bucket.keys())
+    unlisted = []
+    for key in sorted(keys):
+        project, _, filename = key.rpartition("/")
+        if not project or not filename.endswith((".whl", ".tar.gz")):
+            continue
+        listed: set[str] = set()
+        if layout.project_html(project) in keys:
+            listed |= set(Index.parse(bucket.text(layout.project_html(project))).files)
+        if layout.project_json(project) in keys:
+            listed |= set(Index.from_json(bucket.read(layout.project_json(project))).files)
+        if filename not in listed:
+            unlisted.append(key)
+    return unlisted

@@ -321,10 +321,12 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            new_projects = self._upload_locked(by_project, force, observer, result)
-        if put_root_index and new_projects:
+            listed = self._upload_locked(by_project, force, observer, result)
+        if put_root_index and listed:
+            # Every project uploaded to, not only new ones, so that a root entry missed by a
+            # publisher that was killed is added now; a read, and a write only when missing.
             with self.locker("/"):
-                self.pages.update_root(lambda root: _add_projects(root, new_projects))
+                self.pages.update_root(lambda root: _add_projects(root, listed))
         return result
 
     def _upload_locked(
@@ -334,7 +336,7 @@ class Publisher:
         observer: UploadObserver,
         result: UploadResult,
     ) -> list[str]:
-        """Files, then metadata files, then project pages; returns the projects that are new."""
+        """Files, then metadata files, then project pages; returns the projects with a page."""
         # The pages read here decide what to skip, and are the first try of the page updates.
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             listed = dict(
@@ -360,24 +362,26 @@ class Publisher:
                 result.uploaded.append(dist)
                 records[dist.project].append(record)
 
-        new_projects: list[str] = []
+        listed_projects: list[str] = []
 
         def publish_page(project: str) -> None:
-            was_new = False
+            page = self.pages.update_project(
+                project,
+                lambda index: _put_records(index, records[project]),
+                create=bool(records[project]),
+                first=listed[project],
+            )
+            if records[project]:
+                result.pages.append(self.storage.url(self.layout.project_dir(project)))
+            if page.exists:
+                listed_projects.append(project)
 
-            def add(index: Index) -> bool:
-                nonlocal was_new
-                was_new = was_new or not index.files
-                return _put_records(index, records[project])
-
-            self.pages.update_project(project, add, first=listed[project])
-            result.pages.append(self.storage.url(self.layout.project_dir(project)))
-            if was_new:
-                new_projects.append(project)
-
+        # Every project, even one whose files were all there already: a publisher killed
+        # between writing a JSON page and its HTML page left them apart, and this mends them
+        # (at no cost when the pages read above were current).
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-            list(pool.map(publish_page, sorted(records)))
-        return new_projects
+            list(pool.map(publish_page, sorted(by_project)))
+        return listed_projects
 
     def _put_distribution(
         self, dist: Distribution, force: bool, observer: UploadObserver
