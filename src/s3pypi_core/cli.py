@@ -276,10 +276,13 @@ def verify(names: tuple[str, ...], as_json: bool, quick: bool, **options: Any) -
 @cli.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @repository_options
+@click.option(
+    "--rehash", is_flag=True, help="Read every file again, also those the pages fully describe."
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
 @verbose_option
 @handle_errors
-def reindex(names: tuple[str, ...], **options: Any) -> None:
+def reindex(names: tuple[str, ...], rehash: bool, **options: Any) -> None:
     """Rebuild the pages (all, or the named projects') from the objects in the index.
 
     Also writes missing .metadata files, and upgrades a bucket written by s3pypi 2.x in place.
@@ -287,7 +290,7 @@ def reindex(names: tuple[str, ...], **options: Any) -> None:
     from s3pypi_core.core import reindex as reindex_index
 
     cfg = _config(**options)
-    changes = reindex_index(cfg, names)
+    changes = reindex_index(cfg, names, rehash=rehash)
     for change in changes:
         click.echo(f"{'(dry run) ' if cfg.dry_run else ''}{change}")
     if not changes:

@@ -221,15 +221,16 @@ def verify_index(cfg: Config, names: Iterable[str] = (), *, hashes: bool = True)
     return _verify(cfg.open_storage(), cfg.layout, names, hashes=hashes)
 
 
-def reindex(cfg: Config, names: Iterable[str] = ()) -> list[Change]:
+def reindex(cfg: Config, names: Iterable[str] = (), *, rehash: bool = False) -> list[Change]:
     """Rebuild the pages of the index (or of the named projects) from the objects in it.
 
     Every distribution is listed, entries whose file is gone are dropped, missing `.metadata`
     files are written, and what the pages know (hashes, upload times, yanks) is kept. This also
-    upgrades a bucket written by s3pypi 2.x in place. With `cfg.dry_run`, nothing is written
-    and the changes returned are the ones it would make.
+    upgrades a bucket written by s3pypi 2.x in place. A file whose record is complete is not
+    downloaded, unless `rehash` (after `verify` found a hash mismatch). With `cfg.dry_run`,
+    nothing is written and the changes returned are the ones it would make.
     """
-    return _reindex(cfg.publisher(), names)
+    return _reindex(cfg.publisher(), names, rehash=rehash)
 
 
 def _valid_version(version: str) -> str:

@@ -27,6 +27,7 @@ from s3pypi_core.index import Hash, Index, IndexFile, IndexLayout, RootIndex, ht
 from s3pypi_core.publishing import (
     FILE_CACHE_CONTROL,
     UPLOAD_THREADS,
+    PageVersion,
     Publisher,
     content_type_for,
 )
@@ -34,7 +35,7 @@ from s3pypi_core.storage import Storage, StoredObject
 
 log = logging.getLogger(__prog__)
 
-CLOCK_SKEW = timedelta(minutes=5)
+CLOCK_SKEW = timedelta(minutes=1)
 """How far a publisher's clock (upload-time) may be behind the store's (LastModified)."""
 
 
@@ -256,7 +257,9 @@ def _verify_metadata(
     if blob is None:
         problem("missing-metadata", key, "the page names a .metadata file that does not exist")
     elif _sha256(blob.body) != record.core_metadata.value:
-        problem("metadata-mismatch", key, "its sha256 is not the one on the page")
+        problem(
+            "metadata-mismatch", key, "its sha256 is not the one on the page: run reindex --rehash"
+        )
 
 
 def _verify_content(
@@ -277,7 +280,11 @@ def _verify_content(
     if record.hash is None:
         problem("hash-mismatch", key, "the page gives no sha256")
     elif record.hash.name == "sha256" and record.hash.value != dist.sha256:
-        problem("hash-mismatch", key, f"its sha256 is {dist.sha256}, the page says {record.hash}")
+        problem(
+            "hash-mismatch",
+            key,
+            f"its sha256 is {dist.sha256}, the page says {record.hash.value}: run reindex --rehash",
+        )
     if (
         record.core_metadata is None
         and dist.metadata_is_static
@@ -386,26 +393,36 @@ class _Plan:
     changes: list[str] = field(default_factory=list)
 
 
-def reindex(publisher: Publisher, names: Iterable[str] = ()) -> list[Change]:
-    """Rebuild the pages of the named projects (all when none) from the objects in the store."""
+def reindex(
+    publisher: Publisher, names: Iterable[str] = (), *, rehash: bool = False
+) -> list[Change]:
+    """Rebuild the pages of the named projects (all when none) from the objects in the store.
+
+    With `rehash`, every distribution is downloaded and read again, also those whose record on
+    the page is complete (to repair what `verify` found with its hashes).
+    """
     storage, layout = publisher.storage, publisher.layout
     inventory = take_inventory(storage, layout)
     _check_layout(inventory, storage, layout)
     projects = _selected(inventory, names, storage)
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         found = list(
-            pool.map(lambda p: _reindex_project(publisher, inventory.project(p)), projects)
+            pool.map(lambda p: _reindex_project(publisher, inventory.project(p), rehash), projects)
         )
     changes = [change for project_changes in found for change in project_changes]
     changes += _reindex_root(publisher, inventory, projects if names else None)
     return changes
 
 
-def _reindex_project(publisher: Publisher, objects: ProjectObjects) -> list[Change]:
+def _reindex_project(publisher: Publisher, objects: ProjectObjects, rehash: bool) -> list[Change]:
     project = objects.name
+    layout = publisher.layout
     with publisher.locker(project):
         current = publisher.pages.read_project(project)
-        plan = _plan(publisher.storage, publisher.layout, objects, current.page)
+        _rewrite_unless_exact(
+            publisher.storage, layout.project_html(project), layout.project_json(project), current
+        )
+        plan = _plan(publisher.storage, publisher.layout, objects, current.page, rehash)
         page = publisher.pages.update_project(
             project,
             lambda index: _apply(index, plan),
@@ -419,12 +436,42 @@ def _reindex_project(publisher: Publisher, objects: ProjectObjects) -> list[Chan
     return [Change(project, message) for message in changes]
 
 
-def _plan(storage: Storage, layout: IndexLayout, objects: ProjectObjects, page: Index) -> _Plan:
+def _rewrite_unless_exact(
+    storage: Storage,
+    html_key: str,
+    json_key: str,
+    version: PageVersion[Index] | PageVersion[RootIndex],
+) -> None:
+    """Have pages rewritten that are not exactly what their record renders.
+
+    Publishing trusts an HTML page with the JSON page's serial; a rebuild does not: it also
+    mends pages changed by hand, and brings pages written by older versions to today's form.
+    """
+    if not version.exists:
+        return
+    html, data = storage.get(html_key), storage.get(json_key)
+    if (
+        html is None
+        or html.etag != version.html_etag
+        or html.body != version.page.to_html().encode()
+    ):
+        version.html_current = False
+    if (
+        data is None
+        or data.etag != version.json_etag
+        or data.body != version.page.to_json().encode()
+    ):
+        version.json_current = False
+
+
+def _plan(
+    storage: Storage, layout: IndexLayout, objects: ProjectObjects, page: Index, rehash: bool
+) -> _Plan:
     plan = _Plan(based_on=dict(page.files))
     project = objects.name
     for filename, obj in sorted(objects.dists.items()):
         known = page.files.get(filename)
-        why = _why_read(known, obj, filename in objects.metadata)
+        why = "--rehash" if rehash else _why_read(known, obj, filename in objects.metadata)
         if why is None and known is not None:
             record = known
         else:
@@ -578,6 +625,7 @@ def _reindex_root(
 
     with publisher.locker("/"):
         current = publisher.pages.read_root()
+        _rewrite_unless_exact(storage, layout.root_html(), layout.root_json(), current)
         publisher.pages.update_root(rebuild, create=False)
     if not current.json_current or not current.html_current:
         changes.append(Change("/", "root pages rewritten (HTML and JSON)"))
