@@ -97,8 +97,11 @@ def hashes(paths: Sequence[Path]) -> dict[str, str]:
     return {path.name: sha256_of(path)[0] for path in paths}
 
 
-def read_pages(bucket: Bucket, layout: IndexLayout, project: str) -> tuple[Index, Index]:
+def read_pages(
+    bucket: Bucket, project: str, layout: IndexLayout | None = None
+) -> tuple[Index, Index]:
     """The HTML and JSON pages of a project, parsed."""
+    layout = layout or IndexLayout()
     html = Index.parse(bucket.text(layout.project_html(project)))
     json_page = Index.from_json(bucket.read(layout.project_json(project)))
     return html, json_page
@@ -109,7 +112,7 @@ def assert_project_lists(
 ) -> None:
     """Both pages list exactly `expected` (filename -> sha256), agree, and name real objects."""
     layout = layout or IndexLayout()
-    html, json_page = read_pages(bucket, layout, project)
+    html, json_page = read_pages(bucket, project, layout)
     for page in (html, json_page):
         assert {f.filename: f.hash.value if f.hash else None for f in page.files.values()} == (
             expected
