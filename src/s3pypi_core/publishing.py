@@ -321,12 +321,10 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            listed = self._upload_locked(by_project, force, observer, result)
-        if put_root_index and listed:
-            # Every project uploaded to, not only new ones, so that a root entry missed by a
-            # publisher that was killed is added now; a read, and a write only when missing.
+            new_projects = self._upload_locked(by_project, force, observer, result)
+        if put_root_index and new_projects:
             with self.locker("/"):
-                self.pages.update_root(lambda root: _add_projects(root, listed))
+                self.pages.update_root(lambda root: _add_projects(root, new_projects))
         return result
 
     def _upload_locked(
@@ -336,7 +334,13 @@ class Publisher:
         observer: UploadObserver,
         result: UploadResult,
     ) -> list[str]:
-        """Files, then metadata files, then project pages; returns the projects with a page."""
+        """Files, then metadata files, then project pages.
+
+        Returns the projects the root page may lack: new ones, and those whose pages a killed
+        publisher left apart (it died before the root page too). A growing project costs no
+        root page request; a root entry missed by a publisher killed between its project pages
+        and the root page is reported by `verify` and added by `reindex`.
+        """
         # The pages read here decide what to skip, and are the first try of the page updates.
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             listed = dict(
@@ -362,26 +366,31 @@ class Publisher:
                 result.uploaded.append(dist)
                 records[dist.project].append(record)
 
-        listed_projects: list[str] = []
+        new_projects: list[str] = []
 
         def publish_page(project: str) -> None:
+            before = listed[project]
+            was_new = not before.exists or not (before.json_current and before.html_current)
+
+            def add(index: Index) -> bool:
+                nonlocal was_new
+                was_new = was_new or not index.files
+                return _put_records(index, records[project])
+
             page = self.pages.update_project(
-                project,
-                lambda index: _put_records(index, records[project]),
-                create=bool(records[project]),
-                first=listed[project],
+                project, add, create=bool(records[project]), first=before
             )
             if records[project]:
                 result.pages.append(self.storage.url(self.layout.project_dir(project)))
-            if page.exists:
-                listed_projects.append(project)
+            if was_new and page.exists:
+                new_projects.append(project)
 
         # Every project, even one whose files were all there already: a publisher killed
         # between writing a JSON page and its HTML page left them apart, and this mends them
         # (at no cost when the pages read above were current).
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(publish_page, sorted(by_project)))
-        return listed_projects
+        return new_projects
 
     def _put_distribution(
         self, dist: Distribution, force: bool, observer: UploadObserver
