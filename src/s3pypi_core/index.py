@@ -317,10 +317,14 @@ def _anchor(f: IndexFile) -> str:
     if f.core_metadata:
         attrs.append(("data-core-metadata", str(f.core_metadata)))
         attrs.append(("data-dist-info-metadata", str(f.core_metadata)))
-    # s3pypi 2.x reads an anchor with a regex that takes the last `word=word"` before `">` as the
-    # file's hash; ending on this attribute keeps it reading the href's sha256 while both
-    # versions publish to one bucket. (`rel="internal"`: hosted on this index, as in PEP 438.)
+    # s3pypi 2.x reads an anchor with the regex `<a href=".+?((\w+)=(\w+))?">(.+)</a>`: the
+    # file's hash is a `word=word` right before `">`, or none. So that a 2.x client sharing the
+    # bucket keeps every hash when it rewrites the page, the anchor ends with the file's hash
+    # (`data-hash`); without one it ends on `rel`, so that no metadata hash is taken for it.
+    # (`rel="internal"`: hosted on this index, as in PEP 438.)
     attrs.append(("rel", "internal"))
+    if f.hash:
+        attrs.append(("data-hash", str(f.hash)))
     rendered = " ".join(f'{name}="{html.escape(value)}"' for name, value in attrs)
     return f"<a {rendered}>{html.escape(f.filename)}</a><br>"
 
