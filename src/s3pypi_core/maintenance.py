@@ -205,12 +205,22 @@ def _verify_project(
     if html is None and data is not None:
         problem("missing-page", layout.project_html(project), "no HTML page: run reindex")
     if data is None and html is not None:
-        foreign = html_blob is not None and html_serial(html_blob.body.decode()) is None
+        foreign = (
+            html_blob is not None and html_serial(html_blob.body.decode("utf-8", "replace")) is None
+        )
         by = " (the HTML page was written by another tool, s3pypi 2.x?)" if foreign else ""
         problem("missing-page", layout.project_json(project), f"no JSON page{by}: run reindex")
     if html is not None and data is not None:
-        for message in _disagreements(html, data):
-            problem("pages-disagree", layout.project_html(project), message)
+        assert html_blob is not None
+        if html_serial(html_blob.body.decode("utf-8", "replace")) is None:
+            problem(
+                "pages-disagree",
+                layout.project_html(project),
+                "the HTML page was rewritten by another tool (s3pypi 2.x?): run reindex",
+            )
+        else:
+            for message in _disagreements(html, data):
+                problem("pages-disagree", layout.project_html(project), message)
 
     # Every entry on either page, as the JSON page knows it when it lists it.
     listed: dict[str, IndexFile] = {**(html.files if html else {}), **(data.files if data else {})}
@@ -329,11 +339,15 @@ def _verify_root(
     data = RootIndex.from_json(json_blob.body) if json_blob else None
     if html is None:
         problems.append(
-            Problem("missing-page", storage.url(layout.root_html()), "no root HTML page")
+            Problem(
+                "missing-page", storage.url(layout.root_html()), "no root HTML page: run reindex"
+            )
         )
     if data is None:
         problems.append(
-            Problem("missing-page", storage.url(layout.root_json()), "no root JSON page")
+            Problem(
+                "missing-page", storage.url(layout.root_json()), "no root JSON page: run reindex"
+            )
         )
     if html is not None and data is not None and html.projects != data.projects:
         problems.append(
@@ -570,7 +584,11 @@ def _put_metadata(storage: Storage, key: str, metadata: bytes) -> bool:
 
 def _what_changed(old: IndexFile, new: IndexFile) -> str:
     fields = ("hash", "requires_python", "core_metadata", "size", "upload_time")
-    names = {"requires_python": "requires-python", "core_metadata": "core-metadata"}
+    names = {
+        "requires_python": "requires-python",
+        "core_metadata": "core-metadata",
+        "upload_time": "upload-time",
+    }
     changed = [names.get(f, f) for f in fields if getattr(old, f) != getattr(new, f)]
     return ", ".join(changed)
 
@@ -628,5 +646,5 @@ def _reindex_root(
         _rewrite_unless_exact(storage, layout.root_html(), layout.root_json(), current)
         publisher.pages.update_root(rebuild, create=False)
     if not current.json_current or not current.html_current:
-        changes.append(Change("/", "root pages rewritten (HTML and JSON)"))
+        changes.append(Change("(root)", "pages rewritten (HTML and JSON)"))
     return changes
