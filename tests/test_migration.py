@@ -117,6 +117,30 @@ def test_reindex_upgrades_a_2x_bucket_in_place(
     assert bucket.read(layout.metadata("hello-world", wheel.name)).startswith(b"Metadata-Version")
 
 
+def test_reindex_moves_2x_index_html_pages_to_the_default_layout(
+    run: Run, bucket: Bucket, s3pypi2: S3PyPI2, projects: Callable[..., SampleProject]
+) -> None:
+    wheel, sdist, other = published_by_2x(s3pypi2, bucket, projects, "--index.html")
+    yanked = run("yank", "hello-world", "1.0", "--bucket", bucket.name, "--index.html")
+    assert yanked.exit_code == 0, yanked.output
+    old_pages = {key: bucket.read(key) for key in bucket.keys() if key.endswith("/index.html")}
+
+    result = run("reindex", "--bucket", bucket.name)
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "hello-world: pages rebuilt at NAME/ (those at NAME/index.html are left as they were)"
+        in result.stdout.splitlines()
+    )
+    assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
+    assert_project_lists(bucket, "hello-world", hashes([wheel, sdist]))
+    assert_project_lists(bucket, "other", hashes([other]))
+    assert_root_lists(bucket, {"hello-world", "other"})
+    _html, page = read_pages(bucket, "hello-world")
+    assert {f.yanked for f in page.files.values()} == {""}  # known from the old pages
+    assert {key: bucket.read(key) for key in old_pages} == old_pages
+
+
 def test_after_the_upgrade_we_publish_and_pip_installs(
     run: Run,
     bucket: Bucket,

@@ -102,15 +102,26 @@ def take_inventory(storage: Storage, layout: IndexLayout) -> Inventory:
     return inventory
 
 
-def _check_layout(inventory: Inventory, storage: Storage, layout: IndexLayout) -> None:
-    """Refuse to work on `NAME/` pages when the index keeps them at `NAME/index.html`."""
+def _other_layout(inventory: Inventory, layout: IndexLayout) -> IndexLayout | None:
+    """The other HTML layout (`NAME/` or `NAME/index.html`) when the index has pages only there."""
     ours = "index.html" if layout.index_html else "html"
     other = "html" if layout.index_html else "index.html"
     pages = [p.pages for p in inventory.projects.values() if p.pages - {"json"}]
     if pages and not any(ours in p for p in pages) and any(other in p for p in pages):
-        hint = "add --index.html" if not layout.index_html else "leave out --index.html"
-        where = "NAME/index.html" if other == "index.html" else "NAME/"
-        raise S3PyPIError(f"the project pages of {storage.url()} are at {where}: {hint}")
+        return replace(layout, index_html=not layout.index_html)
+    return None
+
+
+def _where(layout: IndexLayout) -> str:
+    return "NAME/index.html" if layout.index_html else "NAME/"
+
+
+def _check_layout(inventory: Inventory, storage: Storage, layout: IndexLayout) -> None:
+    """Refuse to check `NAME/` pages when the index keeps them at `NAME/index.html`."""
+    other = _other_layout(inventory, layout)
+    if other is not None:
+        hint = "leave out --index.html" if layout.index_html else "add --index.html"
+        raise S3PyPIError(f"the project pages of {storage.url()} are at {_where(other)}: {hint}")
 
 
 def _selected(inventory: Inventory, names: Iterable[str], storage: Storage) -> list[str]:
@@ -414,29 +425,40 @@ def reindex(
 
     With `rehash`, every distribution is downloaded and read again, also those whose record on
     the page is complete (to repair what `verify` found with its hashes).
+
+    When the index keeps its pages only in the other layout (`NAME/index.html` instead of
+    `NAME/`, or the reverse), they are rebuilt in the one asked for, using what the old pages
+    knew; the old pages are left as they were (they may still be served).
     """
     storage, layout = publisher.storage, publisher.layout
     inventory = take_inventory(storage, layout)
-    _check_layout(inventory, storage, layout)
+    moving_from = _other_layout(inventory, layout)
     projects = _selected(inventory, names, storage)
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         found = list(
-            pool.map(lambda p: _reindex_project(publisher, inventory.project(p), rehash), projects)
+            pool.map(
+                lambda p: _reindex_project(publisher, inventory.project(p), rehash, moving_from),
+                projects,
+            )
         )
     changes = [change for project_changes in found for change in project_changes]
     changes += _reindex_root(publisher, inventory, projects if names else None)
     return changes
 
 
-def _reindex_project(publisher: Publisher, objects: ProjectObjects, rehash: bool) -> list[Change]:
+def _reindex_project(
+    publisher: Publisher, objects: ProjectObjects, rehash: bool, moving_from: IndexLayout | None
+) -> list[Change]:
     project = objects.name
+    old = publisher.storage.get(moving_from.project_html(project)) if moving_from else None
+    old_page = Index.parse(old.body.decode("utf-8", "replace")) if old else None
     layout = publisher.layout
     with publisher.locker(project):
         current = publisher.pages.read_project(project)
         _rewrite_unless_exact(
             publisher.storage, layout.project_html(project), layout.project_json(project), current
         )
-        plan = _plan(publisher.storage, publisher.layout, objects, current.page, rehash)
+        plan = _plan(publisher.storage, layout, objects, current.page, rehash, old_page)
         page = publisher.pages.update_project(
             project,
             lambda index: _apply(index, plan),
@@ -445,7 +467,12 @@ def _reindex_project(publisher: Publisher, objects: ProjectObjects, rehash: bool
             first=current,
         )
     changes = plan.changes
-    if not current.json_current or not current.html_current:
+    if moving_from is not None and page.exists:
+        changes.append(
+            f"pages rebuilt at {_where(layout)} (those at {_where(moving_from)} are left as "
+            "they were)"
+        )
+    elif not current.json_current or not current.html_current:
         changes.append("pages rewritten (HTML and JSON)" if page.exists else "pages removed")
     return [Change(project, message) for message in changes]
 
@@ -479,12 +506,18 @@ def _rewrite_unless_exact(
 
 
 def _plan(
-    storage: Storage, layout: IndexLayout, objects: ProjectObjects, page: Index, rehash: bool
+    storage: Storage,
+    layout: IndexLayout,
+    objects: ProjectObjects,
+    page: Index,
+    rehash: bool,
+    old_page: Index | None = None,
 ) -> _Plan:
+    """`old_page`: the page in the other layout, for what it knows that `page` does not."""
     plan = _Plan(based_on=dict(page.files))
     project = objects.name
     for filename, obj in sorted(objects.dists.items()):
-        known = page.files.get(filename)
+        known = page.files.get(filename) or (old_page.files.get(filename) if old_page else None)
         why = "--rehash" if rehash else _why_read(known, obj, filename in objects.metadata)
         if why is None and known is not None:
             record = known
@@ -644,7 +677,7 @@ def _reindex_root(
     with publisher.locker("/"):
         current = publisher.pages.read_root()
         _rewrite_unless_exact(storage, layout.root_html(), layout.root_json(), current)
-        publisher.pages.update_root(rebuild, create=False)
+        publisher.pages.update_root(rebuild)  # the root page exists (in one layout or other)
     if not current.json_current or not current.html_current:
         changes.append(Change("(root)", "pages rewritten (HTML and JSON)"))
     return changes
