@@ -35,8 +35,8 @@ from tests.publishers import (
 
 Run = Callable[..., Result]
 
-RUNS = 6
-"""Kills per test; two tests (two ways to heal) make 12 kill points in all."""
+RUNS = 5
+"""Kills per test; two tests (two ways to heal) make 10 kill points in all."""
 
 ROOT_KEYS = ("index.html", "other/")
 """What the root page's problems name: the page itself, or the project it lacks."""
@@ -150,6 +150,7 @@ def test_killed_publishers_leave_consistent_pages_that_the_next_upload_heals(
         left = verify_index(Config(s3=S3Config(bucket=bucket.name)))
         assert {p.kind for p in left} <= {"missing-root-entry", "pages-disagree"}, left
         assert {p.key for p in left} <= {f"s3://{bucket.name}/{key}" for key in ROOT_KEYS}, left
-        assert run("reindex", "--bucket", bucket.name).exit_code == 0
-        assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
+        if left:
+            assert run("reindex", "--bucket", bucket.name).exit_code == 0
+            assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
         assert_root_lists(bucket, {"hello-world", "other"})
