@@ -156,3 +156,20 @@ def test_reindex_while_others_publish_loses_nothing(
     assert [p.returncode for p in finished] == [0] * len(finished), [p.stderr for p in finished]
     assert_project_lists(bucket, "hello-world", hashes([first, *wheels]))
     assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
+
+
+def test_an_object_that_is_not_a_distribution_is_reported_not_listed(
+    run: Run, bucket: Bucket, projects: Callable[..., SampleProject]
+) -> None:
+    publish(run, bucket, projects().wheel("1.0"))
+    key = "hello-world/hello_world-2.0-py3-none-any.whl"
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=b"not a zip archive")
+
+    result = run("reindex", "--bucket", bucket.name)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "hello-world: skipped hello_world-2.0-py3-none-any.whl: not a valid distribution "
+        f"(s3://{bucket.name}/{key}: corrupt archive (File is not a zip file))\n"
+    )
+    assert "hello_world-2.0-py3-none-any.whl" not in read_pages(bucket, "hello-world")[1].files

@@ -178,3 +178,19 @@ def test_a_local_directory_index_and_a_prefix_verify_the_same_way(
     result = run("verify", "--repository-url", local, "--json")
     assert result.exit_code == 1
     assert [p["kind"] for p in json.loads(result.stdout)] == ["missing-file"]
+
+
+def test_a_listed_file_that_is_no_longer_a_distribution_is_invalid(
+    run: Run, bucket: Bucket, projects: Callable[..., SampleProject]
+) -> None:
+    publish(run, bucket, projects)
+    name = "hello_world-1.1-py3-none-any.whl"
+    size = Index.from_json(bucket.read("hello-world/index.json")).files[name].size
+    put(bucket, f"hello-world/{name}", b"not a zip archive")
+
+    problems = verify_index(Config(s3=S3Config(bucket=bucket.name)))
+
+    assert [(p.kind, p.message) for p in problems] == [
+        ("invalid-file", "corrupt archive (File is not a zip file)"),
+        ("size-mismatch", f"the page says {size} bytes, it has 17"),
+    ]

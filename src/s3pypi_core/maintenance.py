@@ -127,8 +127,8 @@ def _check_layout(inventory: Inventory, storage: Storage, layout: IndexLayout) -
 def _selected(inventory: Inventory, names: Iterable[str], storage: Storage) -> list[str]:
     """The projects named (all when none), each of which must have objects or pages."""
     wanted = {canonicalize_name(n) for n in names}
-    for name in sorted(wanted - set(inventory.projects)):
-        raise NotFound(f"no project {name} in {storage.url()}")
+    if unknown := sorted(wanted - set(inventory.projects)):
+        raise NotFound(f"no project {unknown[0]} in {storage.url()}")
     return sorted(wanted or inventory.projects)
 
 
@@ -144,13 +144,18 @@ def _stream_to(storage: Storage, key: str, target: Path) -> bool:
 
 
 def _read_remote_distribution(storage: Storage, key: str, filename: str) -> Distribution | None:
-    """Download a distribution into a temporary file and read it; None when it vanished."""
+    """Download a distribution into a temporary file and read it; None when it vanished.
+
+    Raises `InvalidDistribution` naming the object (not the temporary file) when it is none.
+    """
     with tempfile.TemporaryDirectory(prefix="s3pypi-") as tmp:
         path = Path(tmp, filename)  # Distribution.read needs the real filename
         if not _stream_to(storage, key, path):
             return None
-        dist = Distribution.read(path)
-    return dist
+        try:
+            return Distribution.read(path)
+        except InvalidDistribution as e:
+            raise InvalidDistribution(str(e).replace(str(path), storage.url(key))) from e
 
 
 def _sha256(data: bytes) -> str:
@@ -210,20 +215,18 @@ def _verify_project(
 
     html_blob = storage.get(layout.project_html(project))
     json_blob = storage.get(layout.project_json(project))
-    html = Index.parse(html_blob.body.decode("utf-8", "replace")) if html_blob else None
+    html_text = html_blob.body.decode("utf-8", "replace") if html_blob else None
+    html = Index.parse(html_text) if html_text is not None else None
     data = Index.from_json(json_blob.body) if json_blob else None
+    foreign = html_text is not None and html_serial(html_text) is None  # s3pypi 2.x wrote it
     # A project with files but neither page is reported file by file (unlisted-file) below.
     if html is None and data is not None:
         problem("missing-page", layout.project_html(project), "no HTML page: run reindex")
     if data is None and html is not None:
-        foreign = (
-            html_blob is not None and html_serial(html_blob.body.decode("utf-8", "replace")) is None
-        )
         by = " (the HTML page was written by another tool, s3pypi 2.x?)" if foreign else ""
         problem("missing-page", layout.project_json(project), f"no JSON page{by}: run reindex")
     if html is not None and data is not None:
-        assert html_blob is not None
-        if html_serial(html_blob.body.decode("utf-8", "replace")) is None:
+        if foreign:
             problem(
                 "pages-disagree",
                 layout.project_html(project),
@@ -294,7 +297,7 @@ def _verify_content(
     try:
         dist = _read_remote_distribution(storage, key, record.filename)
     except InvalidDistribution as e:
-        problem("invalid-file", key, str(e).replace(str(Path(tempfile.gettempdir())), "…"))
+        problem("invalid-file", key, str(e).removeprefix(f"{storage.url(key)}: "))
         return
     if dist is None:
         return  # deleted meanwhile; the next run tells
