@@ -19,6 +19,7 @@ import botocore.exceptions
 import pytest
 
 from s3pypi_core.core import Config, verify_index
+from s3pypi_core.index import Index, RootIndex
 from s3pypi_core.storage import S3Config
 from tests.conftest import REGION, Bucket
 from tests.distributions import SampleProject
@@ -123,3 +124,25 @@ def test_publishers_sharing_a_lock_table_take_turns_and_lose_nothing(
     assert_project_lists(bucket, "queue", hashes(dists))
     locks = boto3.resource("dynamodb", endpoint_url=bucket.endpoint, region_name=REGION)
     assert locks.Table(table).scan()["Items"] == []
+
+
+def test_publishers_of_a_local_directory_index_lose_nothing(
+    projects: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    dists = [projects("local").wheel(f"3.0.{i}") for i in range(8)]
+
+    publishers = Publishers(tmp_path / "publishers")
+    for path in dists:
+        publishers.add("upload", path, "--repository-url", index.as_uri(), "--put-root-index")
+    publishers.release()
+    finished = publishers.wait()
+
+    assert [p.returncode for p in finished] == [0] * len(finished), [p.stderr for p in finished]
+    html = Index.parse((index / "local" / "index.html").read_text())
+    json_page = Index.from_json((index / "local" / "index.json").read_bytes())
+    for page in (html, json_page):
+        assert {f.filename: f.hash.value for f in page.files.values() if f.hash} == hashes(dists)
+    assert html.serial == json_page.serial
+    assert RootIndex.parse((index / "index.html").read_text()).projects == {"local"}
+    assert verify_index(Config.from_repository_url(index.as_uri())) == []

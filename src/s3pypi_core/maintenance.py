@@ -633,9 +633,9 @@ def _apply(index: Index, plan: _Plan) -> bool:
     """Put the planned records on a page as read now (idempotent, for compare-and-swap)."""
     changed = False
     for filename, record in plan.records.items():
-        now = index.files.get(filename)
-        if now is not None and now.hash != plan.based_on.get(filename, now).hash:
-            continue  # replaced (upload --force) since the plan was made: theirs is newer
+        now, before = index.files.get(filename), plan.based_on.get(filename)
+        if now is not None and (before is None or now.hash != before.hash):
+            continue  # listed or replaced by a publisher since the plan was made: theirs stands
         if now is not None:
             record = replace(record, yanked=now.yanked)  # a yank made meanwhile stands
         if now != record:

@@ -365,8 +365,9 @@ class S3Storage(Storage):
         finally:
             self.delete(probe)
         raise ConditionalWritesUnsupported(
-            f"{self.cfg.endpoint_url} ignores conditional writes (If-None-Match), so concurrent "
-            "publishers could overwrite each other: use a DynamoDB lock table (--locks-table)"
+            f"{self.client.meta.endpoint_url} ignores conditional writes (If-None-Match), so "
+            "concurrent publishers could overwrite each other: use a DynamoDB lock table "
+            "(--locks-table)"
         )
 
     @contextlib.contextmanager
