@@ -112,7 +112,7 @@ def test_publishers_sharing_a_lock_table_take_turns_and_lose_nothing(
     bucket: Bucket, projects: Callable[..., SampleProject], tmp_path: Path
 ) -> None:
     table = bucket.create_locks_table()
-    dists = [projects("queue").wheel(f"2.0.{i}") for i in range(6)]
+    dists = [projects("queue").wheel(f"2.0.{i}") for i in range(4)]
 
     publishers = Publishers(tmp_path / "publishers")
     for path in dists:
