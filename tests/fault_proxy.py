@@ -18,7 +18,7 @@ import signal
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -61,6 +61,8 @@ class Exchange:
     path: str
     status: int | None
     fault: Fault | None
+    target: str = ""
+    """The X-Amz-Target header: the operation of a JSON-protocol request (DynamoDB)."""
 
 
 @dataclass
@@ -69,7 +71,7 @@ class FaultProxy:
     url: str = ""
     rules: list[Rule] = field(default_factory=list)
     log: list[Exchange] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
     _held: threading.Condition = field(default_factory=threading.Condition)
     holding: int = 0
     """Requests being held right now."""
@@ -110,9 +112,18 @@ class FaultProxy:
                     return rule.fault
         return None
 
-    def _record(self, method: str, path: str, status: int | None, fault: Fault | None) -> None:
+    def wait_for(self, seen: Callable[[Exchange], bool], timeout: float = 30) -> None:
+        """Until a request that `seen` accepts has been answered."""
         with self._lock:
-            self.log.append(Exchange(method, path, status, fault))
+            if not self._lock.wait_for(lambda: any(map(seen, self.log)), timeout):
+                raise TimeoutError(f"no such request within {timeout}s")
+
+    def _record(
+        self, method: str, path: str, status: int | None, fault: Fault | None, target: str = ""
+    ) -> None:
+        with self._lock:
+            self.log.append(Exchange(method, path, status, fault, target))
+            self._lock.notify_all()
 
 
 def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
@@ -222,7 +233,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 proxy._record(self.command, self.path, fault.status, fault)
                 return self._error(fault)
             status, headers, data = self._forward(body, bool(fault and fault.strip_conditions))
-            proxy._record(self.command, self.path, status, fault)
+            proxy._record(
+                self.command, self.path, status, fault, self.headers.get("X-Amz-Target", "")
+            )
             if fault and fault.kill is not None:
                 os.kill(fault.kill, signal.SIGKILL)
             if fault and fault.drop == "after":

@@ -79,29 +79,35 @@ def test_a_held_lock_times_out_naming_the_holder_and_the_force_unlock_command(
 
 
 def test_a_publisher_waits_for_a_lock_and_goes_on_when_it_is_released(
-    run: Run, bucket: Bucket, wheel: Path
+    run: Run,
+    bucket: Bucket,
+    wheel: Path,
+    fault_proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     table = bucket.create_locks_table()
-    released = threading.Event()
+    holder = locker(bucket, table)  # talks to the server directly; the publisher via the proxy
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", fault_proxy.url)
+    acquired = threading.Event()
 
     def hold() -> None:
-        with locker(bucket, table)("hello-world"):
+        with holder("hello-world"):
             acquired.set()
-            released.wait(30)
+            # Released once the publisher tried to take the lock, and was refused.
+            fault_proxy.wait_for(lambda e: e.target.endswith(".PutItem") and e.status == 400)
 
-    acquired = threading.Event()
     thread = threading.Thread(target=hold)
     thread.start()
     acquired.wait(30)
-    threading.Timer(0.5, released.set).start()
-    started = time.monotonic()
 
     result = run("upload", wheel, "--bucket", bucket.name, "--locks-table", table)
 
     thread.join()
     assert result.exit_code == 0, result.output
-    assert time.monotonic() - started >= 0.5
     assert f"Waiting for lock {LOCK}" in result.stderr
+    attempts = [e.status for e in fault_proxy.log if e.target.endswith(".PutItem")]
+    assert attempts[0] == 400
+    assert 200 in attempts
     assert_project_lists(bucket, "hello-world", hashes([wheel]))
 
 
