@@ -23,15 +23,12 @@ log = logging.getLogger(__prog__)
 def _parse_put_args(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> dict[str, str]:
-    if not value:
-        return {}
-    args = {}
-    for item in value.split(","):
-        key, sep, val = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE[,KEY=VALUE...], got {item!r}")
-        args[key.strip()] = val.strip()
-    return args
+    from s3pypi_core.storage import parse_put_args
+
+    try:
+        return parse_put_args(value) if value else {}
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def verbose_option(f: F) -> F:

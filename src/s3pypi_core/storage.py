@@ -55,6 +55,20 @@ class S3Config:
     """DynamoDB table for locking; by default `BUCKET-locks` when such a table exists."""
 
 
+def parse_put_args(text: str) -> dict[str, str]:
+    """`--s3-put-args` text, `ServerSideEncryption=aws:kms,SSEKMSKeyId=...`, as a dict.
+
+    Raises ValueError naming the item that is not `KEY=VALUE`.
+    """
+    args = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=VALUE[,KEY=VALUE...], got {item!r}")
+        args[key.strip()] = value.strip()
+    return args
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str

@@ -15,6 +15,7 @@ from typing import Any
 from s3pypi_core.core import Config
 from s3pypi_core.exceptions import S3PyPIError
 from s3pypi_core.locking import DEFAULT_TIMEOUT
+from s3pypi_core.storage import parse_put_args
 
 
 class OptionError(S3PyPIError):
@@ -68,13 +69,7 @@ def _table(value: object) -> dict[str, str]:
             raise ValueError("must be a table of strings")
         return {str(k): str(v) for k, v in value.items()}
     if isinstance(value, str):
-        table = {}
-        for item in value.split(","):
-            key, sep, val = item.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"must be KEY=VALUE[,KEY=VALUE...], not {item!r}")
-            table[key.strip()] = val.strip()
-        return table
+        return parse_put_args(value)
     raise ValueError("must be a table, or KEY=VALUE[,KEY=VALUE...]")
 
 

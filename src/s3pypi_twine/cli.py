@@ -17,6 +17,7 @@ from pathlib import Path
 from s3pypi_core import __version__
 from s3pypi_core.core import Config, existing_files, find_distributions, upload_packages
 from s3pypi_core.exceptions import ExistingFiles, S3PyPIError
+from s3pypi_core.storage import parse_put_args
 from s3pypi_twine.checks import check_distribution
 from s3pypi_twine.progress import ProgressObserver
 from s3pypi_twine.pypirc import DEFAULT_CONFIG_FILE, Repository, read_repository
@@ -148,13 +149,10 @@ def upload_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _put_args(value: str) -> dict[str, str]:
-    args = {}
-    for item in value.split(","):
-        key, sep, val = item.partition("=")
-        if not sep or not key.strip():
-            raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,KEY=VALUE...], got {item!r}")
-        args[key.strip()] = val.strip()
-    return args
+    try:
+        return parse_put_args(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _seconds(value: str) -> float:
