@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `bench` and `s3pypi_core` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
