@@ -56,8 +56,8 @@ def _pip_env() -> dict[str, str]:
 
 
 def real_wheels(python: Path) -> list[Path]:
-    """The dozen wheels, downloaded once (for this platform) into bench/.cache/wheels/."""
-    directory = CACHE / "wheels"
+    """The dozen wheels, downloaded once (for this platform) into bench/.cache/."""
+    directory = CACHE / "pip-bytes-wheels"  # not metadata_bytes.py's "wheels": another set
     marker = directory / ".complete"
     if not marker.exists():
         subprocess.run(
