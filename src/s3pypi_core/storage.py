@@ -248,10 +248,17 @@ class S3Storage(Storage):
         overwrite: bool,
         on_progress: ProgressCallback | None = None,
     ) -> None:
-        from boto3.s3.transfer import TransferConfig
-
         extra_args = {"ContentType": content_type, "CacheControl": cache_control}
         extra_args.update(self.cfg.put_kwargs)
+        size = path.stat().st_size
+        if size < MULTIPART_THRESHOLD:
+            self._put_small_file(key, path, extra_args, overwrite)
+            if on_progress:
+                on_progress(size)
+            return
+
+        from boto3.s3.transfer import TransferConfig
+
         config = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD,
             multipart_chunksize=MULTIPART_THRESHOLD,
@@ -273,6 +280,18 @@ class S3Storage(Storage):
         finally:
             with self._create_only_lock:
                 self._create_only.discard(key)
+
+    def _put_small_file(
+        self, key: str, path: Path, extra_args: dict[str, str], overwrite: bool
+    ) -> None:
+        """One PutObject with the file streamed from disk. Below the multipart threshold the
+        transfer manager sends the same single request, but imports s3transfer and starts a
+        thread pool for every file first."""
+        args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key, **extra_args}
+        if not overwrite:
+            args["IfNoneMatch"] = "*"
+        with open(path, "rb") as body, self._errors(key):
+            self.client.put_object(Body=body, **args)
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key}
