@@ -23,15 +23,24 @@ def test_put_file_creates_only_when_asked(bucket: Bucket, tmp_path: Path, size: 
     first = _file(tmp_path / "first", size, b"a")
     second = _file(tmp_path / "second", size, b"b")
     progress: list[int] = []
-    options = {"content_type": "application/zip", "cache_control": "max-age=1"}
 
-    storage.put_file("p/f.whl", first, overwrite=False, on_progress=progress.append, **options)
-    with pytest.raises(WriteConflict):
-        storage.put_file("p/f.whl", second, overwrite=False, **options)
-    assert bucket.read("p/f.whl") == first.read_bytes()
+    def put(path: Path, overwrite: bool) -> None:
+        storage.put_file(
+            "p/f.whl",
+            path,
+            content_type="application/zip",
+            cache_control="max-age=1",
+            overwrite=overwrite,
+            on_progress=progress.append,
+        )
+
+    put(first, overwrite=False)
     assert sum(progress) == size
+    with pytest.raises(WriteConflict):
+        put(second, overwrite=False)
+    assert bucket.read("p/f.whl") == first.read_bytes()
 
-    storage.put_file("p/f.whl", second, overwrite=True, **options)
+    put(second, overwrite=True)
     assert bucket.read("p/f.whl") == second.read_bytes()
     head = bucket.head("p/f.whl")
     assert (head["ContentType"], head["CacheControl"]) == ("application/zip", "max-age=1")
