@@ -31,6 +31,8 @@ ProgressCallback = Callable[[int], None]
 """Called with the number of bytes sent since the last call."""
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MULTIPART_UPLOADS = 4
+"""Large files uploaded at once; each sends 4 parts in parallel and holds ~8 MiB of buffers."""
 
 
 @dataclass
@@ -171,6 +173,7 @@ class S3Storage(Storage):
         # they are built, for the keys that must not be overwritten.
         self._create_only: set[str] = set()
         self._create_only_lock = threading.Lock()
+        self._multipart_slots = threading.BoundedSemaphore(MULTIPART_UPLOADS)
         events = self.client.meta.events
         events.register("before-parameter-build.s3.PutObject", self._add_if_none_match)
         events.register(
@@ -268,7 +271,7 @@ class S3Storage(Storage):
             with self._create_only_lock:
                 self._create_only.add(key)
         try:
-            with self._errors(key):
+            with self._multipart_slots, self._errors(key):
                 self.client.upload_file(
                     str(path),
                     self.cfg.bucket,
