@@ -118,6 +118,9 @@ def operation(method: str, path: str, headers: dict[str, str]) -> str:
 
 class CountingServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the connections of 16 parallel uploads beyond
+    # it, and a dropped SYN is only retried a second later.
+    request_queue_size = 128
 
     def __init__(self, upstream: str, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
