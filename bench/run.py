@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `s3pypi_core`
 
 from bench import pip_bytes, seed
 from bench.dists import write_large_wheel, write_release
-from bench.servers import CountingServer, Traffic, counting_proxy, moto_server
+from bench.servers import ProxyServer, Traffic, counting_proxy, moto_server
 from bench.tools import OLD_VERSION, Run, Tool, ours, run, theirs
 
 REGION = "us-east-1"
@@ -49,7 +49,7 @@ class Sizes:
 
 
 FULL = Sizes(versions=20, projects=(200, 2000), large_file=1024 * MIB, repeat=5, startup_repeat=15)
-SMOKE = Sizes(versions=2, projects=(20,), large_file=8 * MIB, repeat=1, startup_repeat=3)
+SMOKE = Sizes(versions=2, projects=(5, 20), large_file=8 * MIB, repeat=1, startup_repeat=3)
 
 
 @dataclass
@@ -80,14 +80,14 @@ class Metric:
         if self.target is not None:
             return self.ratio <= self.target
         if self.limit is not None:
-            return self.ours < self.limit
+            return self.ours <= self.limit
         return None
 
     def target_text(self, judge: bool = True) -> str:
         if self.target is not None:
             text = f"ours/2.x ≤ {self.target:.2g}"
         elif self.limit is not None:
-            text = f"ours < {self.render(self.limit)}"
+            text = f"ours ≤ {self.render(self.limit)}"
         else:
             return ""
         if not judge:
@@ -102,7 +102,7 @@ class Scenario:
 
 
 class Bench:
-    def __init__(self, moto: str, proxy: CountingServer, workdir: Path, sizes: Sizes) -> None:
+    def __init__(self, moto: str, proxy: ProxyServer, workdir: Path, sizes: Sizes) -> None:
         import boto3
 
         self.moto = moto
@@ -110,6 +110,8 @@ class Bench:
         self.workdir = workdir
         self.sizes = sizes
         self.tools = (theirs(), ours())
+        self.new_version: dict[int, tuple[list[Sample], list[Sample]]] = {}
+        """Scenario 2's runs of both tools for a new version, by projects in the index."""
         session = boto3.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
@@ -220,6 +222,8 @@ class Bench:
                 return self.measure(tool, *args)
 
             theirs_, ours_ = self.alternate(self.sizes.repeat, one)
+            if not new_project:
+                self.new_version[projects] = (theirs_, ours_)
             what = "a new project" if new_project else "a new version"
             # The targets are for the everyday case: a new version of an existing project.
             primary = not new_project and projects == max(self.sizes.projects)
@@ -237,6 +241,33 @@ class Bench:
         for bucket in buckets.values():
             self.empty(bucket)
         return scenarios
+
+    def growth(self) -> list[Scenario]:
+        """How the cost of a new version grows from the smallest index to the largest."""
+        if len(self.new_version) < 2:
+            return []
+        small, large = min(self.new_version), max(self.new_version)
+        metrics = []
+        for name, value in (
+            ("requests", lambda s: s.traffic.total_requests),
+            ("bytes", lambda s: s.traffic.total_bytes),
+        ):
+            (theirs_small, ours_small), (theirs_large, ours_large) = (
+                self.new_version[small],
+                self.new_version[large],
+            )
+            metrics.append(
+                Metric(
+                    f"{name} at {large:,} / at {small:,}",
+                    _median(theirs_large, value) / _median(theirs_small, value),
+                    _median(ours_large, value) / _median(ours_small, value),
+                    lambda v: f"{v:.2f}x",
+                    limit=1.0,
+                )
+            )
+        return [
+            Scenario(f"2. Growth of a new version's cost, {small:,} -> {large:,} projects", metrics)
+        ]
 
     def startup(self) -> Scenario:
         def one(tool: Tool, i: int) -> Sample:
@@ -412,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     steps: list[tuple[str, Callable[[Bench], list[Scenario]]]] = [
         ("1", lambda b: [b.publish_many()]),
-        ("2", lambda b: [s for n in sizes.projects for s in b.publish_into(n)]),
+        ("2", lambda b: [s for n in sizes.projects for s in b.publish_into(n)] + b.growth()),
         ("3", lambda b: [b.startup()]),
         ("4", lambda b: [b.large_file()]),
         ("5", lambda b: [b.pip_fetches(args.smoke)]),

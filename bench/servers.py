@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -98,8 +98,12 @@ def operation(method: str, path: str, headers: dict[str, str]) -> str:
     url = urllib.parse.urlsplit(path)
     query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
     has_key = "/" in url.path.strip("/")  # path-style: /BUCKET/KEY
-    if method == "POST":
-        name = "CreateMultipartUpload" if "uploads" in query else "CompleteMultipartUpload"
+    if method == "POST" and "uploads" in query:
+        name = "CreateMultipartUpload"
+    elif method == "POST" and "uploadId" in query:
+        name = "CompleteMultipartUpload"
+    elif method == "POST":
+        name = "DeleteObjects" if "delete" in query else "PostObject"
     elif method == "PUT" and "partNumber" in query:
         name = "UploadPart"
     elif method == "PUT":
@@ -117,16 +121,15 @@ def operation(method: str, path: str, headers: dict[str, str]) -> str:
 
 
 class CountingServer(ThreadingHTTPServer):
+    """An HTTP server on a free port of 127.0.0.1 that counts what its handler records."""
+
     daemon_threads = True
     # socketserver's default backlog of 5 drops the connections of 16 parallel uploads beyond
     # it, and a dropped SYN is only retried a second later.
     request_queue_size = 128
 
-    def __init__(self, upstream: str, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
-        parsed = urllib.parse.urlsplit(upstream)
-        self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
-        self.latency = 0.0
         self._lock = threading.Lock()
         self._traffic = Traffic()
 
@@ -146,6 +149,15 @@ class CountingServer(ThreadingHTTPServer):
         with self._lock:
             traffic, self._traffic = self._traffic, Traffic()
         return traffic
+
+
+class ProxyServer(CountingServer):
+    def __init__(self, upstream: str) -> None:
+        super().__init__(_ProxyHandler)
+        parsed = urllib.parse.urlsplit(upstream)
+        self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
+        self.latency = 0.0
+        """Seconds each round trip waits, as over a network."""
 
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(*self.upstream, timeout=600)
@@ -186,6 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _ProxyHandler(_Handler):
+    server: ProxyServer
     _interim = 0
     """Bytes of the `100 Continue` sent for the current request."""
 
@@ -268,15 +281,15 @@ def _chunks(response: http.client.HTTPResponse) -> Iterator[bytes]:
 
 
 @contextlib.contextmanager
-def counting_proxy(upstream: str) -> Iterator[CountingServer]:
+def counting_proxy(upstream: str) -> Iterator[ProxyServer]:
     """A proxy to `upstream` that counts; `.url` to point clients at, `.take()` the counts."""
-    with _serve(CountingServer(upstream, _ProxyHandler)) as server:
+    with _serve(ProxyServer(upstream)) as server:
         yield server
 
 
 class _FrontServer(CountingServer):
     def __init__(self, client: Any, bucket: str, json_pages: bool) -> None:
-        super().__init__("http://127.0.0.1", _FrontHandler)
+        super().__init__(_FrontHandler)
         self.client = client
         self.bucket = bucket
         self.json_pages = json_pages
@@ -322,8 +335,11 @@ def index_front(client: Any, bucket: str, *, json_pages: bool) -> Iterator[Count
         yield server
 
 
+S = TypeVar("S", bound=CountingServer)
+
+
 @contextlib.contextmanager
-def _serve(server: CountingServer) -> Iterator[CountingServer]:
+def _serve(server: S) -> Iterator[S]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
