@@ -253,16 +253,7 @@ class S3Storage(Storage):
     ) -> None:
         extra_args = {"ContentType": content_type, "CacheControl": cache_control}
         extra_args.update(self.cfg.put_kwargs)
-        size = path.stat().st_size
-        if size < MULTIPART_THRESHOLD:
-            self._put_small_file(key, path, extra_args, overwrite)
-            if on_progress:
-                on_progress(size)
-            return
-
-        from boto3.s3.transfer import TransferConfig
-
-        config = TransferConfig(
+        config = dict(  # the transfer manager's, for a large file
             multipart_threshold=MULTIPART_THRESHOLD,
             multipart_chunksize=MULTIPART_THRESHOLD,
             max_concurrency=4,
@@ -271,8 +262,8 @@ class S3Storage(Storage):
             with self._create_only_lock:
                 self._create_only.add(key)
         try:
-            with self._multipart_slots, self._errors(key):
-                self.client.upload_file(
+            with self._errors(key):
+                self._upload_file(
                     str(path),
                     self.cfg.bucket,
                     key,
@@ -284,17 +275,40 @@ class S3Storage(Storage):
             with self._create_only_lock:
                 self._create_only.discard(key)
 
-    def _put_small_file(
-        self, key: str, path: Path, extra_args: dict[str, str], overwrite: bool
+    def _upload_file(
+        self,
+        filename: str,
+        bucket: str,
+        key: str,
+        *,  # named as client.upload_file names them
+        ExtraArgs: dict[str, str],
+        Callback: ProgressCallback | None,
+        Config: dict[str, Any],
     ) -> None:
-        """One PutObject with the file streamed from disk. Below the multipart threshold the
-        transfer manager sends the same single request, but imports s3transfer and starts a
-        thread pool for every file first."""
-        args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key, **extra_args}
-        if not overwrite:
-            args["IfNoneMatch"] = "*"
-        with open(path, "rb") as body, self._errors(key):
-            self.client.put_object(Body=body, **args)
+        """`client.upload_file`, except that a file below the multipart threshold is one
+        PutObject, streamed from disk: the transfer manager would send the same request, but
+        import s3transfer and start a thread pool for every file first. Large files go through
+        it, at most MULTIPART_UPLOADS at a time. IfNoneMatch reaches both ways of writing
+        through `_add_if_none_match`."""
+        size = os.path.getsize(filename)
+        if size < MULTIPART_THRESHOLD:
+            args: dict[str, Any] = {"Bucket": bucket, "Key": key, **ExtraArgs}
+            with open(filename, "rb") as body:
+                self.client.put_object(Body=body, **args)
+            if Callback:
+                Callback(size)
+            return
+        from boto3.s3.transfer import TransferConfig
+
+        with self._multipart_slots:
+            self.client.upload_file(
+                filename,
+                bucket,
+                key,
+                ExtraArgs=ExtraArgs,
+                Callback=Callback,
+                Config=TransferConfig(**Config),
+            )
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key}
