@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `s3pypi_core`
 from bench import pip_bytes, seed
 from bench.dists import write_large_wheel, write_release
 from bench.servers import ProxyServer, Traffic, counting_proxy, moto_server
-from bench.tools import OLD_VERSION, Run, Tool, ours, run, theirs
+from bench.tools import OLD_VERSION, Run, RunFailed, Tool, ours, run, theirs
 
 REGION = "us-east-1"
 MIB = 1024 * 1024
@@ -480,4 +480,7 @@ def _setup(sizes: Sizes, latency_ms: float) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RunFailed as e:
+        sys.exit(f"bench: {e}")
