@@ -53,7 +53,7 @@ PAGE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 MAX_PAGE_ATTEMPTS = 30
-UPLOAD_THREADS = 8
+UPLOAD_THREADS = 16
 
 _CONTENT_TYPES = {
     ".whl": "application/zip",

@@ -35,6 +35,8 @@ ProgressCallback = Callable[[int], None]
 """Called with the number of bytes sent since the last call."""
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MULTIPART_UPLOADS = 4
+"""Large files uploaded at once; each sends 4 parts in parallel and holds ~8 MiB of buffers."""
 
 
 @dataclass
@@ -191,6 +193,7 @@ class S3Storage(Storage):
         # they are built, for the keys that must not be overwritten.
         self._create_only: set[str] = set()
         self._create_only_lock = threading.Lock()
+        self._multipart_slots = threading.BoundedSemaphore(MULTIPART_UPLOADS)
         events = self.client.meta.events
         events.register("before-parameter-build.s3.PutObject", self._add_if_none_match)
         events.register(
@@ -273,11 +276,9 @@ class S3Storage(Storage):
         overwrite: bool,
         on_progress: ProgressCallback | None = None,
     ) -> None:
-        from boto3.s3.transfer import TransferConfig
-
         extra_args = {"ContentType": content_type, "CacheControl": cache_control}
         extra_args.update(self.cfg.put_kwargs)
-        config = TransferConfig(
+        config = dict(  # the transfer manager's, for a large file
             multipart_threshold=MULTIPART_THRESHOLD,
             multipart_chunksize=MULTIPART_THRESHOLD,
             max_concurrency=4,
@@ -288,7 +289,7 @@ class S3Storage(Storage):
 
         def upload() -> None:
             with self._errors(key):
-                self.client.upload_file(
+                self._upload_file(
                     str(path),
                     self.cfg.bucket,
                     key,
@@ -305,6 +306,41 @@ class S3Storage(Storage):
         finally:
             with self._create_only_lock:
                 self._create_only.discard(key)
+
+    def _upload_file(
+        self,
+        filename: str,
+        bucket: str,
+        key: str,
+        *,  # named as client.upload_file names them
+        ExtraArgs: dict[str, str],
+        Callback: ProgressCallback | None,
+        Config: dict[str, Any],
+    ) -> None:
+        """`client.upload_file`, except that a file below the multipart threshold is one
+        PutObject, streamed from disk: the transfer manager would send the same request, but
+        import s3transfer and start a thread pool for every file first. Large files go through
+        it, at most MULTIPART_UPLOADS at a time. IfNoneMatch reaches both ways of writing
+        through `_add_if_none_match`."""
+        size = os.path.getsize(filename)
+        if size < MULTIPART_THRESHOLD:
+            args: dict[str, Any] = {"Bucket": bucket, "Key": key, **ExtraArgs}
+            with open(filename, "rb") as body:
+                self.client.put_object(Body=body, **args)
+            if Callback:
+                Callback(size)
+            return
+        from boto3.s3.transfer import TransferConfig
+
+        with self._multipart_slots:
+            self.client.upload_file(
+                filename,
+                bucket,
+                key,
+                ExtraArgs=ExtraArgs,
+                Callback=Callback,
+                Config=TransferConfig(**Config),
+            )
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key}

@@ -1,0 +1,1 @@
+"""The benchmark against s3pypi 2.x: `python bench/run.py`."""
