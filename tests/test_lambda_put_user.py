@@ -188,3 +188,19 @@ def test_aws_errors_are_one_line(domain: str, monkeypatch: pytest.MonkeyPatch) -
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("error: Could not connect")
+
+
+def test_the_seeds_basic_auth_directory_runs_the_same_script(ssm: Any, domain: str) -> None:
+    """The seed says `cd basic_auth/ && ./put_user.py ...` (s3pypi 2.x's directory)."""
+    script = PUT_USER.parent.parent / "basic_auth" / "put_user.py"
+    result = subprocess.run(
+        ["./put_user.py", domain, "alice", "--password-stdin"],
+        cwd=script.parent,
+        input="mysecretpassword\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert auth.verify_password(stored(ssm, domain, "alice"), "mysecretpassword")
