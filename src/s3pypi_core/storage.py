@@ -278,25 +278,13 @@ class S3Storage(Storage):
     ) -> None:
         extra_args = {"ContentType": content_type, "CacheControl": cache_control}
         extra_args.update(self.cfg.put_kwargs)
-        config = dict(  # the transfer manager's, for a large file
-            multipart_threshold=MULTIPART_THRESHOLD,
-            multipart_chunksize=MULTIPART_THRESHOLD,
-            max_concurrency=4,
-        )
         if not overwrite:
             with self._create_only_lock:
                 self._create_only.add(key)
 
         def upload() -> None:
             with self._errors(key):
-                self._upload_file(
-                    str(path),
-                    self.cfg.bucket,
-                    key,
-                    ExtraArgs=extra_args,
-                    Callback=on_progress,
-                    Config=config,
-                )
+                self._upload_file(path, key, extra_args, on_progress)
 
         try:
             if overwrite:
@@ -309,37 +297,39 @@ class S3Storage(Storage):
 
     def _upload_file(
         self,
-        filename: str,
-        bucket: str,
+        path: Path,
         key: str,
-        *,  # named as client.upload_file names them
-        ExtraArgs: dict[str, str],
-        Callback: ProgressCallback | None,
-        Config: dict[str, Any],
+        extra_args: dict[str, str],
+        on_progress: ProgressCallback | None,
     ) -> None:
-        """`client.upload_file`, except that a file below the multipart threshold is one
-        PutObject, streamed from disk: the transfer manager would send the same request, but
-        import s3transfer and start a thread pool for every file first. Large files go through
-        it, at most MULTIPART_UPLOADS at a time. IfNoneMatch reaches both ways of writing
-        through `_add_if_none_match`."""
-        size = os.path.getsize(filename)
+        """A file below the multipart threshold is one PutObject, streamed from disk (the
+        transfer manager would send the same request, but import s3transfer and start a thread
+        pool for every file first). A large file goes through the transfer manager, in parts,
+        at most MULTIPART_UPLOADS at a time. Both ways get IfNoneMatch from
+        `_add_if_none_match`."""
+        size = path.stat().st_size
         if size < MULTIPART_THRESHOLD:
-            args: dict[str, Any] = {"Bucket": bucket, "Key": key, **ExtraArgs}
-            with open(filename, "rb") as body:
+            args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key, **extra_args}
+            with open(path, "rb") as body:
                 self.client.put_object(Body=body, **args)
-            if Callback:
-                Callback(size)
+            if on_progress:
+                on_progress(size)
             return
         from boto3.s3.transfer import TransferConfig
 
+        config = TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD,
+            multipart_chunksize=MULTIPART_THRESHOLD,
+            max_concurrency=4,
+        )
         with self._multipart_slots:
             self.client.upload_file(
-                filename,
-                bucket,
+                str(path),
+                self.cfg.bucket,
                 key,
-                ExtraArgs=ExtraArgs,
-                Callback=Callback,
-                Config=TransferConfig(**Config),
+                ExtraArgs=extra_args,
+                Callback=on_progress,
+                Config=config,
             )
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
