@@ -264,9 +264,10 @@ def verify(names: tuple[str, ...], as_json: bool, quick: bool, **options: Any) -
         for problem in problems:
             click.echo(str(problem))
         where = cfg.open_storage().url()
-        log.info("%d problem(s) in %s", len(problems), where) if problems else log.info(
-            "No problems in %s", where
-        )
+        if problems:
+            log.info("%d problem(s) in %s", len(problems), where)
+        else:
+            log.info("No problems in %s", where)
     sys.exit(1 if problems else 0)
 
 
