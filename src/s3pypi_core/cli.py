@@ -361,7 +361,9 @@ def serve(host: str, port: int, users_file: Path | None, **options: Any) -> None
         server.server_close()
 
 
-class _Formatter(logging.Formatter):
+class LogFormatter(logging.Formatter):
+    """Messages as they are; warnings and errors prefixed with their level, in lower case."""
+
     def format(self, record: logging.LogRecord) -> str:
         message = super().format(record)
         if record.levelno >= logging.WARNING:
@@ -373,10 +375,10 @@ def _log_to_stderr() -> None:
     """Progress on stderr: info by default, debug with --verbose (set by the option)."""
     logger = logging.getLogger(__prog__)
     for handler in logger.handlers[:]:
-        if isinstance(handler.formatter, _Formatter):
+        if isinstance(handler.formatter, LogFormatter):
             logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(message)s"))
+    handler.setFormatter(LogFormatter("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(
         logging.DEBUG if click.get_current_context().meta.get("verbose") else logging.INFO

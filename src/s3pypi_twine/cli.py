@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from s3pypi_core import __version__
+from s3pypi_core.cli import LogFormatter
 from s3pypi_core.core import Config, existing_files, find_distributions, upload_packages
 from s3pypi_core.exceptions import ExistingFiles, S3PyPIError
 from s3pypi_core.storage import parse_put_args
@@ -267,7 +268,7 @@ def _core_logging(verbose: bool) -> Iterator[None]:
     """The core's log lines (lock waits, ...) as plain lines on stderr, for this command only."""
     logger = logging.getLogger("s3pypi")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(message)s"))
+    handler.setFormatter(LogFormatter("%(message)s"))
     saved = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -278,11 +279,3 @@ def _core_logging(verbose: bool) -> Iterator[None]:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = super().format(record)
-        if record.levelno >= logging.WARNING:
-            return f"{record.levelname.lower()}: {message}"
-        return message
