@@ -87,7 +87,12 @@ def parse_distribution_id(filename: str) -> DistributionId:
 
 def sha256_of(path: Path) -> tuple[str, int]:
     """The sha256 hex digest and size of a file, read once in chunks (never whole into memory)."""
-    digest = hashlib.sha256()
+    return file_digest(path, "sha256")
+
+
+def file_digest(path: Path, algorithm: str) -> tuple[str, int]:
+    """The hex digest (by any hashlib algorithm) and size of a file, read once in chunks."""
+    digest = hashlib.new(algorithm)
     size = 0
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):

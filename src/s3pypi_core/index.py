@@ -8,7 +8,6 @@ Where they live in a bucket is the job of `IndexLayout`.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -23,7 +22,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from s3pypi_core.distribution import parse_filename
+from s3pypi_core.distribution import file_digest, parse_filename
 from s3pypi_core.exceptions import InvalidDistribution
 
 API_VERSION = "1.1"
@@ -42,11 +41,7 @@ class Hash:
     @classmethod
     def of(cls, name: str, path: Path) -> Hash:
         """The digest of a file, read in chunks."""
-        digest = hashlib.new(name)
-        with open(path, "rb") as f:
-            while chunk := f.read(1024 * 1024):
-                digest.update(chunk)
-        return cls(name, digest.hexdigest())
+        return cls(name, file_digest(path, name)[0])
 
     @classmethod
     def parse(cls, text: str) -> Hash | None:
