@@ -21,8 +21,8 @@ from typing import Any
 
 from bench.dists import wheel_bytes
 from s3pypi_core.distribution import Distribution
-from s3pypi_core.index import Hash, Index, IndexFile, IndexLayout, RootIndex
-from s3pypi_core.publishing import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL, content_type_for
+from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
+from s3pypi_core.layout import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL, IndexLayout, content_type_for
 
 SEED_VERSION = "1.0.0"
 _UPLOAD_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3pypi_core.distribution import sha256_of
-from s3pypi_core.index import Index, IndexLayout, RootIndex
+from s3pypi_core.index import Index, RootIndex
+from s3pypi_core.layout import IndexLayout
 from tests.conftest import Bucket
 
 ROOT = Path(__file__).parent.parent

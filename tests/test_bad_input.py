@@ -214,7 +214,7 @@ def test_no_credentials(
 def test_unsupported_repository_url(run: Run, dist_dir: Path) -> None:
     result = run("upload", f"{dist_dir}/*", "--repository-url", "https://pypi.org/simple/")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unsupported repository URL" in result.stderr
 
 
@@ -240,9 +240,10 @@ def test_no_region_configured(
     assert "no AWS region configured (use --region or AWS_REGION)" in result.stderr
     assert "hello-world/" in bucket.keys()
 
-    result = run("upload", f"{dist_dir}/*", "--bucket", bucket.name, "--locks-table", "t")
+    result = run("upload", f"{dist_dir}/*", "--bucket", bucket.name, "--locks-table", "locks")
 
     assert result.exit_code == 1
     assert result.stderr == (
-        "s3pypi: error: DynamoDB table t: no AWS region configured (use --region or AWS_REGION)\n"
+        "s3pypi: error: DynamoDB table locks: "
+        "no AWS region configured (use --region or AWS_REGION)\n"
     )

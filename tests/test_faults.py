@@ -119,8 +119,8 @@ def test_a_store_that_ignores_conditional_writes_is_refused_without_a_lock_table
         "concurrent publishers could overwrite each other: use a DynamoDB lock table "
         "(--locks-table)\n"
     )
-    assert bucket.keys() == []
-    assert fault_proxy.requests("PUT")  # it did try
+    # Only the marker the check wrote twice: nothing of the upload.
+    assert bucket.all_keys() == [".s3pypi-conditional-writes"]
 
     table = bucket.create_locks_table()
     result = run(
@@ -131,17 +131,25 @@ def test_a_store_that_ignores_conditional_writes_is_refused_without_a_lock_table
     assert_project_lists(bucket, "hello-world", hashes([wheel]))
 
 
-def test_the_conditional_write_probe_leaves_nothing_behind(
+def test_the_conditional_write_check_keeps_one_marker_and_deletes_nothing(
     run: Run, bucket: Bucket, fault_proxy: FaultProxy, tmp_path: Path
 ) -> None:
     project = SampleProject("hello-world", tmp_path)
-    result = run(
-        "upload", project.wheel("1.0"), "--bucket", bucket.name,
-        "--s3-endpoint-url", fault_proxy.url,
-    )  # fmt: skip
+    endpoint = ("--s3-endpoint-url", fault_proxy.url)
+    marker = ".s3pypi-conditional-writes"
 
-    assert result.exit_code == 0, result.output
-    probes = fault_proxy.requests("PUT", r"\.s3pypi-probe-")
-    assert len(probes) == 2
-    assert [p.status for p in probes] == [200, 412]
-    assert not [key for key in bucket.keys() if "probe" in key]
+    first = run("upload", project.wheel("1.0"), "--bucket", bucket.name, *endpoint)
+
+    assert first.exit_code == 0, first.output
+    assert f"Checked that {fault_proxy.url} honours conditional writes ({marker})" in first.stderr
+    assert [p.status for p in fault_proxy.requests("PUT", marker)] == [200, 412]
+
+    second = run("upload", project.wheel("1.1"), "--bucket", bucket.name, *endpoint)
+
+    assert second.exit_code == 0, second.output
+    assert "conditional writes" not in second.stderr
+    # From then on, one request that an honest store refuses without writing.
+    assert [p.status for p in fault_proxy.requests("PUT", marker)] == [200, 412, 412]
+    assert fault_proxy.requests("DELETE") == []
+    assert marker in bucket.all_keys()
+    assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []

@@ -20,7 +20,8 @@ from click.testing import Result
 from filelock import FileLock
 
 from s3pypi_core.core import Config, verify_index
-from s3pypi_core.index import Index, IndexLayout, RootIndex
+from s3pypi_core.index import Index, RootIndex
+from s3pypi_core.layout import IndexLayout
 from s3pypi_core.locking import DynamoDBLocker, lock_id, open_locker
 from s3pypi_core.storage import S3Config
 from tests.conftest import BIN, REGION, Bucket

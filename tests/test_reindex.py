@@ -45,7 +45,7 @@ def test_a_complete_index_is_left_alone_and_no_file_is_downloaded(
     assert result.stderr == f"Nothing to change in s3://{bucket.name}/\n"
     assert bucket.snapshot() == before
     assert fault_proxy.requests("GET", r"\.(whl|tar\.gz)$") == []
-    assert fault_proxy.requests("PUT") == fault_proxy.requests("PUT", "s3pypi-probe")
+    assert fault_proxy.requests("PUT") == fault_proxy.requests("PUT", "conditional-writes")
 
 
 def test_what_the_pages_knew_is_kept_and_what_they_lacked_is_added(

@@ -14,7 +14,8 @@ import pytest
 from click.testing import Result
 
 from s3pypi_core.distribution import Distribution
-from s3pypi_core.index import IndexLayout, RootIndex
+from s3pypi_core.index import RootIndex
+from s3pypi_core.layout import IndexLayout
 from s3pypi_core.publishing import Publisher
 from s3pypi_core.storage import S3Config, S3Storage
 from tests.conftest import Bucket

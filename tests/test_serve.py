@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from s3pypi_core.index import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE
-from s3pypi_core.publishing import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL
+from s3pypi_core.layout import (
+    FILE_CACHE_CONTROL,
+    HTML_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    PAGE_CACHE_CONTROL,
+)
 from tests.conftest import Bucket, run_console_script
 from tests.serving import JSON_ACCEPT, PIP_ACCEPT, Request, serving
 

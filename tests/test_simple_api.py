@@ -20,8 +20,13 @@ from packaging.version import Version
 from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, DistributionPackage, PyPISimple
 
 from s3pypi_core.distribution import Distribution
-from s3pypi_core.index import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, Index, html_serial
-from s3pypi_core.publishing import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL
+from s3pypi_core.index import Index, html_serial
+from s3pypi_core.layout import (
+    FILE_CACHE_CONTROL,
+    HTML_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    PAGE_CACHE_CONTROL,
+)
 from tests.conftest import Bucket
 from tests.distributions import SampleProject
 from tests.serving import serving

@@ -317,7 +317,7 @@ def test_prefix_with_a_directory_index_is_an_error(dist_dir: Path, tmp_path: Pat
 
     result = twine_upload("--repository-url", url, "--prefix", "x", *dists(dist_dir))
 
-    assert_one_line_error(result, "--prefix applies to s3:// repositories only")
+    assert_one_line_error(result, "--prefix applies to S3 repositories only")
     assert not (tmp_path / "index").exists()
 
 

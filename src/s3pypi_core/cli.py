@@ -1,8 +1,9 @@
-"""`s3pypi`: the command line. Each command only turns flags into a call of `s3pypi_core.core`."""
+"""`s3pypi`: the command line. Each command only turns flags into a call of the core."""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 import traceback
@@ -13,7 +14,15 @@ from typing import Any, TypeVar
 import click
 
 from s3pypi_core import __prog__, __version__
-from s3pypi_core.exceptions import S3PyPIError
+from s3pypi_core._logging import log_to_stderr
+from s3pypi_core.config import Config
+from s3pypi_core.exceptions import OptionError, S3PyPIError
+from s3pypi_core.locking import DEFAULT_TIMEOUT
+from s3pypi_core.maintenance import force_unlock as release_lock
+from s3pypi_core.maintenance import reindex as reindex_index
+from s3pypi_core.maintenance import verify_index
+from s3pypi_core.publishing import delete_package, unyank_package, upload_packages, yank_package
+from s3pypi_core.storage import S3Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,11 +31,11 @@ log = logging.getLogger(__prog__)
 
 def _parse_put_args(
     ctx: click.Context, param: click.Parameter, value: str | None
-) -> dict[str, str]:
+) -> dict[str, str] | None:
     from s3pypi_core.storage import parse_put_args
 
     try:
-        return parse_put_args(value) if value else {}
+        return parse_put_args(value) if value else None
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
 
@@ -59,95 +68,86 @@ def aws_options(f: F) -> F:
     return f
 
 
-def repository_options(f: F) -> F:
-    """The options that say which index to work on (the seed's S3 flags)."""
-    options = [
-        click.option("-b", "--bucket", help="The S3 bucket of the index."),
-        click.option("--prefix", help="Key prefix of the index inside the bucket."),
-        click.option(
-            "--repository-url",
-            metavar="URL",
-            help="s3://BUCKET[/PREFIX] or file:///PATH, instead of --bucket and --prefix.",
-        ),
-        click.option(
-            "--s3-endpoint-url",
-            metavar="URL",
-            help="Custom S3 endpoint (MinIO, LocalStack, ...).",
-        ),
-        click.option(
-            "--no-sign-request", is_flag=True, help="Do not sign requests (public bucket)."
-        ),
-        click.option(
-            "--s3-put-args",
-            metavar="ARGS",
-            callback=_parse_put_args,
-            help="Extra PutObject arguments, e.g. 'ServerSideEncryption=aws:kms,SSEKMSKeyId=...'.",
-        ),
-        click.option(
-            "--index.html",
-            "index_html",
-            is_flag=True,
-            help="Store pages as NAME/index.html instead of NAME/ (S3 website endpoints).",
-        ),
-        click.option(
-            "--locks-table",
-            metavar="TABLE",
-            help="DynamoDB table for locking (default: BUCKET-locks, when it exists).",
-        ),
-        click.option(
-            "--lock-timeout",
-            type=click.FloatRange(min=0),
-            default=60.0,
-            show_default=True,
-            metavar="SECONDS",
-            help="How long to wait for a lock held by another publisher.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return aws_options(f)
+_REPOSITORY_OPTIONS = [
+    click.option("-b", "--bucket", help="The S3 bucket of the index."),
+    click.option("--prefix", help="Key prefix of the index inside the bucket."),
+    click.option(
+        "--repository-url",
+        metavar="URL",
+        help="s3://BUCKET[/PREFIX] or file:///PATH, instead of --bucket and --prefix.",
+    ),
+    click.option(
+        "--s3-endpoint-url",
+        "endpoint_url",
+        metavar="URL",
+        help="Custom S3 endpoint (MinIO, LocalStack, ...).",
+    ),
+    click.option("--no-sign-request", is_flag=True, help="Do not sign requests (public bucket)."),
+    click.option(
+        "--s3-put-args",
+        "put_args",
+        metavar="ARGS",
+        callback=_parse_put_args,
+        help="Extra PutObject arguments, e.g. 'ServerSideEncryption=aws:kms,SSEKMSKeyId=...'.",
+    ),
+    click.option(
+        "--index.html",
+        "index_html",
+        is_flag=True,
+        help="Store pages as NAME/index.html instead of NAME/ (S3 website endpoints).",
+    ),
+    click.option(
+        "--locks-table",
+        metavar="TABLE",
+        help="DynamoDB table for locking (default: BUCKET-locks, when it exists).",
+    ),
+    click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help="How long to wait for a lock held by another publisher "
+        f"[default: {DEFAULT_TIMEOUT:g}].",
+    ),
+    click.option("--profile", help="AWS profile to use (default: AWS_PROFILE)."),
+    click.option("--region", help="AWS region (default: AWS_REGION / the profile's)."),
+]
+_REPOSITORY_PARAMETERS = (
+    "bucket",
+    "prefix",
+    "repository_url",
+    "endpoint_url",
+    "no_sign_request",
+    "put_args",
+    "index_html",
+    "locks_table",
+    "lock_timeout",
+    "profile",
+    "region",
+)
 
 
-def _config(
-    *,
-    bucket: str | None,
-    prefix: str | None,
-    repository_url: str | None,
-    profile: str | None,
-    region: str | None,
-    s3_endpoint_url: str | None,
-    no_sign_request: bool,
-    s3_put_args: dict[str, str],
-    index_html: bool,
-    locks_table: str | None,
-    lock_timeout: float,
-    dry_run: bool = False,
-) -> Any:
-    from s3pypi_core.core import Config
-    from s3pypi_core.storage import S3Config
+def repository_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say which index to work on (the seed's S3 flags), handed to the
+    command as one checked `cfg` (with `dry_run` when the command has that flag)."""
 
-    if repository_url and (bucket or prefix):
-        raise click.UsageError(
-            "--repository-url replaces --bucket and --prefix; give one or the other"
-        )
-    if not repository_url and not bucket:
-        raise click.UsageError("missing --bucket (or --repository-url)")
-    s3_options = dict(
-        profile=profile,
-        region=region,
-        endpoint_url=s3_endpoint_url,
-        no_sign_request=no_sign_request,
-        put_kwargs=s3_put_args,
-        index_html=index_html,
-        locks_table=locks_table,
-    )
-    if repository_url:
-        cfg = Config.from_repository_url(repository_url, **s3_options)
-    else:
-        cfg = Config(s3=S3Config(bucket=bucket or "", prefix=prefix, **s3_options))  # type: ignore[arg-type]
-    cfg.lock_timeout = lock_timeout
-    cfg.dry_run = dry_run
-    return cfg
+    @functools.wraps(f)
+    def with_config(*args: Any, **kwargs: Any) -> Any:
+        from s3pypi_core.config import Config
+
+        options = {name: kwargs.pop(name) for name in _REPOSITORY_PARAMETERS}
+        if options["repository_url"] and (options["bucket"] or options["prefix"]):
+            raise click.UsageError(
+                "--repository-url replaces --bucket and --prefix; give one or the other"
+            )
+        try:
+            kwargs["cfg"] = Config.from_options(**options, dry_run=kwargs.get("dry_run", False))
+        except OptionError as e:
+            raise click.UsageError(str(e)) from None
+        return f(*args, **kwargs)
+
+    for option in reversed(_REPOSITORY_OPTIONS):
+        with_config = option(with_config)
+    return with_config
 
 
 def handle_errors(f: F) -> F:
@@ -170,9 +170,10 @@ def handle_errors(f: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name=__prog__)
 @verbose_option
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """A private Python package index in an S3 bucket."""
-    _log_to_stderr()
+    ctx.with_resource(log_to_stderr(verbose=bool(ctx.meta.get("verbose"))))
 
 
 @cli.command()
@@ -185,14 +186,16 @@ def cli() -> None:
 @verbose_option
 @handle_errors
 def upload(
-    dist: tuple[Path, ...], put_root_index: bool, strict: bool, force: bool, **options: Any
+    cfg: Config,
+    dist: tuple[Path, ...],
+    put_root_index: bool,
+    strict: bool,
+    force: bool,
+    dry_run: bool,
 ) -> None:
     """Publish distributions (wheels and sdists), e.g. `s3pypi upload dist/* --bucket B`."""
-    from s3pypi_core.core import upload_packages
-
     if strict and force:
         raise click.UsageError("--strict and --force exclude each other")
-    cfg = _config(**options)
     result = upload_packages(cfg, dist, put_root_index=put_root_index, strict=strict, force=force)
     for page in result.pages:
         log.debug("Updated %s", page)
@@ -205,11 +208,9 @@ def upload(
 @click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
 @verbose_option
 @handle_errors
-def delete(name: str, version: str, **options: Any) -> None:
+def delete(cfg: Config, name: str, version: str, dry_run: bool) -> None:
     """Delete every file of one version of a project."""
-    from s3pypi_core.core import delete_package
-
-    delete_package(_config(**options), name, version)
+    delete_package(cfg, name, version)
 
 
 @cli.command()
@@ -219,11 +220,9 @@ def delete(name: str, version: str, **options: Any) -> None:
 @repository_options
 @verbose_option
 @handle_errors
-def yank(name: str, version: str, reason: str, **options: Any) -> None:
+def yank(cfg: Config, name: str, version: str, reason: str) -> None:
     """Yank a version (PEP 592): installers skip it unless it is pinned with ==."""
-    from s3pypi_core.core import yank_package
-
-    for filename in yank_package(_config(**options), name, version, reason):
+    for filename in yank_package(cfg, name, version, reason):
         log.info("Yanked %s", filename)
 
 
@@ -233,11 +232,9 @@ def yank(name: str, version: str, reason: str, **options: Any) -> None:
 @repository_options
 @verbose_option
 @handle_errors
-def unyank(name: str, version: str, **options: Any) -> None:
+def unyank(cfg: Config, name: str, version: str) -> None:
     """Undo `yank`."""
-    from s3pypi_core.core import unyank_package
-
-    for filename in unyank_package(_config(**options), name, version):
+    for filename in unyank_package(cfg, name, version):
         log.info("Unyanked %s", filename)
 
 
@@ -250,24 +247,18 @@ def unyank(name: str, version: str, **options: Any) -> None:
 )
 @verbose_option
 @handle_errors
-def verify(names: tuple[str, ...], as_json: bool, quick: bool, **options: Any) -> None:
+def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> None:
     """Check pages against the objects of the index; exit 1 when anything is wrong."""
-    import json
-
-    from s3pypi_core.core import verify_index
-
-    cfg = _config(**options)
     problems = verify_index(cfg, names, hashes=not quick)
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
-        where = cfg.open_storage().url()
         if problems:
-            log.info("%d problem(s) in %s", len(problems), where)
+            log.info("%d problem(s) in %s", len(problems), cfg.location)
         else:
-            log.info("No problems in %s", where)
+            log.info("No problems in %s", cfg.location)
     sys.exit(1 if problems else 0)
 
 
@@ -280,19 +271,16 @@ def verify(names: tuple[str, ...], as_json: bool, quick: bool, **options: Any) -
 @click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
 @verbose_option
 @handle_errors
-def reindex(names: tuple[str, ...], rehash: bool, **options: Any) -> None:
+def reindex(cfg: Config, names: tuple[str, ...], rehash: bool, dry_run: bool) -> None:
     """Rebuild the pages (all, or the named projects') from the objects in the index.
 
     Also writes missing .metadata files, and upgrades a bucket written by s3pypi 2.x in place.
     """
-    from s3pypi_core.core import reindex as reindex_index
-
-    cfg = _config(**options)
     changes = reindex_index(cfg, names, rehash=rehash)
     for change in changes:
-        click.echo(f"{'(dry run) ' if cfg.dry_run else ''}{change}")
+        click.echo(f"{'(dry run) ' if dry_run else ''}{change}")
     if not changes:
-        log.info("Nothing to change in %s", cfg.open_storage().url())
+        log.info("Nothing to change in %s", cfg.location)
 
 
 @cli.command("force-unlock")
@@ -303,28 +291,11 @@ def reindex(names: tuple[str, ...], rehash: bool, **options: Any) -> None:
 @handle_errors
 def force_unlock(table: str, lock_id: str, profile: str | None, region: str | None) -> None:
     """Release a DynamoDB lock left behind by an interrupted publisher."""
-    from s3pypi_core.core import Config, force_unlock
-    from s3pypi_core.storage import S3Config
-
-    force_unlock(Config(s3=S3Config(bucket="", profile=profile, region=region)), table, lock_id)
+    release_lock(Config(s3=S3Config(bucket="", profile=profile, region=region)), table, lock_id)
 
 
 @cli.command()
-@click.option("-b", "--bucket", help="The S3 bucket of the index.")
-@click.option("--prefix", help="Key prefix of the index inside the bucket.")
-@click.option(
-    "--repository-url",
-    metavar="URL",
-    help="s3://BUCKET[/PREFIX] or file:///PATH, instead of --bucket and --prefix.",
-)
-@click.option(
-    "--s3-endpoint-url", metavar="URL", help="Custom S3 endpoint (MinIO, LocalStack, ...)."
-)
-@click.option("--no-sign-request", is_flag=True, help="Do not sign requests (public bucket).")
-@click.option(
-    "--index.html", "index_html", is_flag=True, help="Pages are stored as NAME/index.html."
-)
-@aws_options
+@repository_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -341,49 +312,23 @@ def force_unlock(table: str, lock_id: str, profile: str | None, region: str | No
 )
 @verbose_option
 @handle_errors
-def serve(host: str, port: int, users_file: Path | None, **options: Any) -> None:
+def serve(cfg: Config, host: str, port: int, users_file: Path | None) -> None:
     """Serve an index over HTTP as CloudFront does: preview a bucket, or serve one on-premises.
 
     pip and uv install from the URL it prints, e.g. `pip install --index-url URL NAME`.
     """
     from s3pypi_core.serve import open_server
 
-    cfg = _config(**options, s3_put_args={}, locks_table=None, lock_timeout=0.0)
     server = open_server(
         cfg.open_storage(), cfg.layout, host=host, port=port, users_file=users_file
     )
-    click.echo(f"Serving {server.storage.url(cfg.layout.files_prefix())} at {server.url}")
+    click.echo(f"Serving {cfg.location} at {server.url}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-
-
-class LogFormatter(logging.Formatter):
-    """Messages as they are; warnings and errors prefixed with their level, in lower case."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = super().format(record)
-        if record.levelno >= logging.WARNING:
-            return f"{record.levelname.lower()}: {message}"
-        return message
-
-
-def _log_to_stderr() -> None:
-    """Progress on stderr: info by default, debug with --verbose (set by the option)."""
-    logger = logging.getLogger(__prog__)
-    for handler in logger.handlers[:]:
-        if isinstance(handler.formatter, LogFormatter):
-            logger.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogFormatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(
-        logging.DEBUG if click.get_current_context().meta.get("verbose") else logging.INFO
-    )
-    logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> None:

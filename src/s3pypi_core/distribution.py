@@ -6,6 +6,7 @@ it reaches the index, so a bad file is refused before anything is written.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tarfile
@@ -83,6 +84,10 @@ def parse_distribution_id(filename: str) -> DistributionId:
     """
     name, version = parse_filename(filename)
     return DistributionId(name.replace("-", "_"), str(version))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
@@ -239,3 +244,29 @@ def _single(path: Path, names: list[str], what: str) -> str:
     if len(names) > 1:
         raise InvalidDistribution(f"{path}: archive has several {what} files: {', '.join(names)}")
     return names[0]
+
+
+def find_distributions(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand the arguments of `upload`: files as given, and glob patterns (`'dist/*'`).
+
+    A pattern keeps only the files that look like distributions; a file named explicitly must
+    be one (it is validated later). Duplicates are dropped.
+    """
+    found: dict[Path, None] = {}
+    for arg in paths:
+        path = Path(arg)
+        if path.exists() or not glob.has_magic(str(arg)):
+            found[path] = None
+            continue
+        matches = sorted(
+            Path(p) for p in glob.glob(str(arg)) if Path(p).is_file() and p.endswith(EXTENSIONS)
+        )
+        if not matches:
+            raise InvalidDistribution(f"no distributions match {arg}")
+        found.update(dict.fromkeys(matches))
+    names: dict[str, Path] = {}
+    for path in found:
+        if path.name in names and names[path.name].resolve() != path.resolve():
+            raise InvalidDistribution(f"two files named {path.name}: {names[path.name]} and {path}")
+        names[path.name] = path
+    return list(names.values())

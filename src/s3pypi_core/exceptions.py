@@ -7,6 +7,10 @@ class S3PyPIError(Exception):
     """Base class: the message is a complete sentence for the user."""
 
 
+class OptionError(S3PyPIError):
+    """An option is unknown, malformed, or does not apply to the repository it is given for."""
+
+
 class InvalidDistribution(S3PyPIError):
     """A file is not a distribution we can publish (refused before anything is written)."""
 

@@ -3,7 +3,7 @@
 A project page is an `Index`; the page listing all projects is a `RootIndex`. Both render to
 HTML (PEP 503, with the PEP 592/629/658/714 attributes) and to JSON (PEP 691 with the PEP 700
 fields) from the same records, so the two never disagree, and both parse back from either form.
-Where they live in a bucket is the job of `IndexLayout`.
+Where they live in a bucket is the job of `s3pypi_core.layout`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from s3pypi_core.distribution import file_digest, parse_filename
 from s3pypi_core.exceptions import InvalidDistribution
 
 API_VERSION = "1.1"
-JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
-HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
 _UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _SERIAL_COMMENT = re.compile(r"<!--\s*SERIAL\s+(\d+)\s*-->")
@@ -243,52 +241,6 @@ def html_serial(text: str) -> int | None:
     """The serial our HTML pages end with, or None for a page written by another tool."""
     match = _SERIAL_COMMENT.search(text)
     return int(match.group(1)) if match else None
-
-
-@dataclass(frozen=True)
-class IndexLayout:
-    """Where the pages and files of an index live, relative to the bucket (or directory) root.
-
-    The same keys as s3pypi 2.x: `[P/]NAME/FILE`, project pages at `[P/]NAME/` (or
-    `[P/]NAME/index.html`), the root page at `P/` (or `P/index.html`, and `index.html` without a
-    prefix), plus the JSON pages and `.metadata` files beside them.
-    """
-
-    prefix: str = ""
-    index_html: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prefix", self.prefix.strip("/"))
-
-    def _join(self, *parts: str) -> str:
-        return "/".join(p for p in (self.prefix, *parts) if p)
-
-    def project_dir(self, project: str) -> str:
-        return self._join(project) + "/"
-
-    def file(self, project: str, filename: str) -> str:
-        return self._join(project, filename)
-
-    def metadata(self, project: str, filename: str) -> str:
-        return self.file(project, filename) + ".metadata"
-
-    def project_html(self, project: str) -> str:
-        return self._join(project, "index.html") if self.index_html else self._join(project) + "/"
-
-    def project_json(self, project: str) -> str:
-        return self._join(project, "index.json")
-
-    def root_html(self) -> str:
-        if self.index_html or not self.prefix:
-            return self._join("index.html")
-        return self.prefix + "/"
-
-    def root_json(self) -> str:
-        return self._join("index.json")
-
-    def files_prefix(self) -> str:
-        """The key prefix under which all projects live."""
-        return self.prefix + "/" if self.prefix else ""
 
 
 def format_upload_time(value: datetime) -> str:

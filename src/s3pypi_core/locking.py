@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from s3pypi_core import __prog__
+from s3pypi_core import __prog__, _aws
 from s3pypi_core.exceptions import LockTimeout, MissingCredentials, S3PyPIError, StorageError
 
 if TYPE_CHECKING:
@@ -197,29 +197,18 @@ class _MissingTable(Exception):
 
 @contextlib.contextmanager
 def _dynamodb_errors(table: str) -> Iterator[None]:
-    import botocore.exceptions as bex
+    """botocore's errors as ours; a failed condition and a missing table as the two private
+    exceptions the lock logic acts on."""
 
-    try:
-        yield
-    except bex.ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
+    def on_client_error(error: Any) -> None:
+        code = _aws.error_code(error)
         if code == "ConditionalCheckFailedException":
-            raise _ConditionFailed from e
+            raise _ConditionFailed from error
         if code == "ResourceNotFoundException":
-            raise _MissingTable from e
-        message = e.response.get("Error", {}).get("Message", "") or str(e)
-        raise StorageError(f"DynamoDB table {table}: {code}: {message}") from e
-    except bex.NoCredentialsError as e:
-        raise MissingCredentials(
-            "no AWS credentials found: configure a profile (--profile, AWS_PROFILE) or "
-            "environment credentials"
-        ) from e
-    except bex.NoRegionError as e:
-        raise StorageError(
-            f"DynamoDB table {table}: no AWS region configured (use --region or AWS_REGION)"
-        ) from e
-    except bex.BotoCoreError as e:
-        raise StorageError(f"DynamoDB table {table}: {e}") from e
+            raise _MissingTable from error
+
+    with _aws.errors(f"DynamoDB table {table}", on_client_error):
+        yield
 
 
 def _user() -> str:

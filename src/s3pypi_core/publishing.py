@@ -6,12 +6,8 @@ The rules that make it safe:
   missing object;
 - a distribution is created with If-None-Match, so of two publishers of one filename exactly
   one wins;
-- pages are changed by compare-and-swap: read with their ETags, apply an idempotent change,
-  write with If-Match (or If-None-Match when new), and on a lost race read again and retry.
-
-The JSON page is the record of a project; the HTML page is rendered from it and carries the
-same serial, so a page rewritten by another tool (s3pypi 2.x during a migration) is noticed
-and merged instead of overwritten.
+- pages are changed by compare-and-swap (`_pages`): read with their ETags, apply an idempotent
+  change, write with If-Match (or If-None-Match when new), and on a lost race read again.
 """
 
 from __future__ import annotations
@@ -19,62 +15,44 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import random
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from s3pypi_core import __prog__
-from s3pypi_core.distribution import Distribution
-from s3pypi_core.exceptions import NotFound, S3PyPIError, WriteConflict
-from s3pypi_core.index import (
-    HTML_CONTENT_TYPE,
-    JSON_CONTENT_TYPE,
-    Hash,
-    Index,
-    IndexFile,
-    IndexLayout,
-    RootIndex,
-    html_serial,
+from s3pypi_core._pages import PageStore, PageVersion, backoff
+from s3pypi_core.distribution import (
+    Distribution,
+    find_distributions,
+    normalize_package_name,
+    parse_filename,
+    sha256_hex,
 )
+from s3pypi_core.exceptions import (
+    ExistingFiles,
+    InvalidDistribution,
+    NotFound,
+    S3PyPIError,
+    WriteConflict,
+)
+from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
+from s3pypi_core.layout import FILE_CACHE_CONTROL, IndexLayout, content_type_for
 from s3pypi_core.locking import Locker, no_lock
-from s3pypi_core.storage import Blob, ProgressCallback, Storage, StoredObject
+from s3pypi_core.storage import ProgressCallback, Storage, StoredObject
+
+if TYPE_CHECKING:
+    from s3pypi_core.config import Config
 
 log = logging.getLogger(__prog__)
 
-PAGE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
-FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
-
-MAX_PAGE_ATTEMPTS = 30
 UPLOAD_THREADS = 16
-
-_CONTENT_TYPES = {
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-    ".tar.gz": "application/gzip",
-    ".tar.bz2": "application/x-bzip2",
-    ".tar.xz": "application/x-xz",
-    ".metadata": "text/plain; charset=utf-8",
-    ".json": JSON_CONTENT_TYPE,
-    ".html": HTML_CONTENT_TYPE,
-}
-
-
-def content_type_for(key: str) -> str:
-    """The Content-Type an index object is served with (pages are keys ending in `/`)."""
-    if key.endswith("/") or not key:
-        return HTML_CONTENT_TYPE
-    for extension, content_type in _CONTENT_TYPES.items():
-        if key.endswith(extension):
-            return content_type
-    return "application/octet-stream"
+MAX_CREATE_ATTEMPTS = 30
 
 
 class UploadObserver:
@@ -101,193 +79,82 @@ class UploadResult:
     """URLs of the project pages that were written."""
 
 
-P = TypeVar("P", Index, RootIndex)
+# The API
 
 
-@dataclass
-class PageVersion(Generic[P]):
-    """A page as read from storage, with what it takes to write it back conditionally."""
+def upload_packages(
+    cfg: Config,
+    dist: Iterable[Path | str],
+    put_root_index: bool = False,
+    strict: bool = False,
+    force: bool = False,
+    *,
+    observer: UploadObserver | None = None,
+) -> UploadResult:
+    """Publish distributions; an existing file is skipped with a warning unless `force`.
 
-    page: P
-    json_etag: str | None
-    html_etag: str | None
-    html_current: bool
-    """The HTML page exists and renders exactly this serial."""
-    json_current: bool
-    """The JSON page exists and holds everything known (no foreign HTML to merge)."""
-
-    @property
-    def exists(self) -> bool:
-        return self.json_etag is not None or self.html_etag is not None
-
-
-class PageStore:
-    """Reads and conditionally rewrites the HTML and JSON pages of an index."""
-
-    def __init__(self, storage: Storage, layout: IndexLayout) -> None:
-        self.storage = storage
-        self.layout = layout
-
-    def read_project(self, project: str) -> PageVersion[Index]:
-        html = self.storage.get(self.layout.project_html(project))
-        data = self.storage.get(self.layout.project_json(project))
-        version = _reconcile(html, data, Index.parse, Index.from_json, _merge_files)
-        version.page.name = version.page.name or project
-        return version
-
-    def read_root(self) -> PageVersion[RootIndex]:
-        html = self.storage.get(self.layout.root_html())
-        data = self.storage.get(self.layout.root_json())
-        return _reconcile(html, data, RootIndex.parse, RootIndex.from_json, _merge_projects)
-
-    def update_project(
-        self,
-        project: str,
-        change: Callable[[Index], bool],
-        *,
-        create: bool = True,
-        delete_if_empty: bool = False,
-        first: PageVersion[Index] | None = None,
-    ) -> PageVersion[Index]:
-        return self._update(
-            lambda: self.read_project(project),
-            self.layout.project_html(project),
-            self.layout.project_json(project),
-            change,
-            create=create,
-            delete_if_empty=delete_if_empty,
-            first=first,
-        )
-
-    def update_root(
-        self, change: Callable[[RootIndex], bool], *, create: bool = True
-    ) -> PageVersion[RootIndex]:
-        return self._update(
-            self.read_root,
-            self.layout.root_html(),
-            self.layout.root_json(),
-            change,
-            create=create,
-        )
-
-    def _update(
-        self,
-        read: Callable[[], PageVersion[P]],
-        html_key: str,
-        json_key: str,
-        change: Callable[[P], bool],
-        *,
-        create: bool = True,
-        delete_if_empty: bool = False,
-        first: PageVersion[P] | None = None,
-    ) -> PageVersion[P]:
-        """Apply `change` (idempotent; returns whether it changed anything) until it sticks.
-
-        `first` is a version read earlier, tried before reading again.
-        """
-        for attempt in _backoff(MAX_PAGE_ATTEMPTS):
-            current, first = first or read(), None
-            if not current.exists and not create:
-                return current
-            page = current.page
-            changed = change(page)
-            try:
-                json_etag = current.json_etag
-                if changed or not current.json_current:
-                    page.serial += 1
-                    json_etag = self.storage.put(
-                        json_key,
-                        page.to_json().encode(),
-                        content_type=JSON_CONTENT_TYPE,
-                        cache_control=PAGE_CACHE_CONTROL,
-                        if_match=current.json_etag,
-                        if_none_match=current.json_etag is None,
-                    )
-                html_etag = current.html_etag
-                if changed or not current.json_current or not current.html_current:
-                    html_etag = self.storage.put(
-                        html_key,
-                        page.to_html().encode(),
-                        content_type=HTML_CONTENT_TYPE,
-                        cache_control=PAGE_CACHE_CONTROL,
-                        if_match=current.html_etag,
-                        if_none_match=current.html_etag is None,
-                    )
-                if delete_if_empty and changed and _is_empty(page):
-                    # Only the empty page we just wrote is deleted; if another publisher has
-                    # written since, its page stays.
-                    self.storage.delete(html_key, if_match=html_etag)
-                    self.storage.delete(json_key, if_match=json_etag)
-                    return PageVersion(page, None, None, False, False)
-            except WriteConflict as e:
-                log.debug("Retrying %s (attempt %d): %s", json_key, attempt, e)
-                continue
-            return PageVersion(page, json_etag, html_etag, True, True)
-        raise S3PyPIError(
-            f"gave up updating {self.storage.url(json_key)} after {MAX_PAGE_ATTEMPTS} attempts: "
-            "other publishers kept changing it"
-        )
-
-
-def _is_empty(page: Index | RootIndex) -> bool:
-    return not (page.files if isinstance(page, Index) else page.projects)
-
-
-def _reconcile(
-    html: Blob | None,
-    data: Blob | None,
-    parse_html: Callable[[str], P],
-    parse_json: Callable[[bytes], P],
-    merge: Callable[[P, P], P],
-) -> PageVersion[P]:
-    """One page from its two stored forms.
-
-    JSON is the record. The HTML page is ours when it carries a serial: then it is either
-    current or behind (a publisher stopped between the two writes) and is simply rewritten. An
-    HTML page without a serial was written by another tool, s3pypi 2.x during a migration: its
-    list of files is the truth, and what JSON knows about those files is kept.
+    Every file is validated before anything is written. With `strict`, raise `ExistingFiles`
+    (after publishing the others) when any file already existed.
     """
-    html_text = html.body.decode("utf-8", "replace") if html else None
-    serial = html_serial(html_text) if html_text is not None else None
-    json_etag = data.etag if data else None
-    html_etag = html.etag if html else None
-    if data is None:
-        if html_text is None:
-            return PageVersion(parse_json(b"{}"), None, None, False, False)
-        page = parse_html(html_text)
-        return PageVersion(page, None, html_etag, False, False)
-    page = parse_json(data.body)
-    if html_text is not None and serial is None:
-        foreign = parse_html(html_text)
-        merged = merge(page, foreign)
-        merged.serial = page.serial
-        return PageVersion(merged, json_etag, html_etag, False, False)
-    return PageVersion(page, json_etag, html_etag, serial == page.serial, True)
+    if strict and force:
+        raise S3PyPIError("--strict and --force exclude each other")
+    dists = [Distribution.read(path) for path in find_distributions(dist)]
+    if not dists:
+        raise InvalidDistribution("no distributions given")
+    result = cfg.publisher().upload(
+        dists, force=force, put_root_index=put_root_index, observer=observer
+    )
+    if strict and result.skipped:
+        names = ", ".join(d.filename for d in result.skipped)
+        raise ExistingFiles(f"{len(result.skipped)} file(s) already existed: {names}")
+    return result
 
 
-def _merge_files(ours: Index, foreign: Index) -> Index:
-    files = {}
-    for name, theirs in foreign.files.items():
-        known = ours.files.get(name)
-        # 2.x keeps our hashes when it rewrites the page; a different hash means it replaced
-        # the file (--force), and then nothing else we knew about it holds either.
-        if known and (theirs.hash is None or theirs.hash == known.hash):
-            files[name] = known
-        else:
-            files[name] = theirs
-    return Index(files=files, name=ours.name or foreign.name, serial=ours.serial)
+def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:
+    """The files among `dist` that the index already lists; reads pages, writes nothing.
+
+    These are what `upload_packages` would skip (or overwrite with `force`). A front end that
+    must refuse existing files before writing anything (twine's rule) asks this first.
+    """
+    by_project: dict[str, list[Path]] = defaultdict(list)
+    for path in find_distributions(dist):
+        project, _version = parse_filename(path.name)
+        by_project[project].append(path)
+    pages = PageStore(cfg.open_storage(), cfg.layout)
+    existing: list[Path] = []
+    for name, paths in by_project.items():
+        listed = pages.read_project(name).page.files
+        existing += [path for path in paths if path.name in listed]
+    return existing
 
 
-def _merge_projects(ours: RootIndex, foreign: RootIndex) -> RootIndex:
-    return RootIndex(projects=set(foreign.projects), serial=ours.serial)
+def delete_package(cfg: Config, name: str, version: str) -> list[str]:
+    """Remove every file of one version (compared as PEP 440 versions: 1.0 is 1.0.0)."""
+    version = _valid_version(version)
+    return cfg.publisher().delete(normalize_package_name(name), version)
 
 
-def _backoff(attempts: int) -> Iterator[int]:
-    """Attempt numbers, sleeping a jittered, exponentially growing delay between them."""
-    for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            time.sleep(min(2.0, 0.02 * 2**attempt) * random.uniform(0.5, 1.0))
-        yield attempt
+def yank_package(cfg: Config, name: str, version: str, reason: str = "") -> list[str]:
+    """Mark one version as yanked (PEP 592): installers skip it unless pinned with `==`."""
+    version = _valid_version(version)
+    return cfg.publisher().yank(normalize_package_name(name), version, reason)
+
+
+def unyank_package(cfg: Config, name: str, version: str) -> list[str]:
+    """Undo `yank_package`."""
+    version = _valid_version(version)
+    return cfg.publisher().yank(normalize_package_name(name), version, None)
+
+
+def _valid_version(version: str) -> str:
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise S3PyPIError(f"not a valid version: {version!r}") from None
+    return version
+
+
+# The operations on one index
 
 
 class Publisher:
@@ -310,7 +177,6 @@ class Publisher:
         observer: UploadObserver | None = None,
     ) -> UploadResult:
         observer = observer or UploadObserver()
-        result = UploadResult()
         by_project: dict[str, list[Distribution]] = defaultdict(list)
         for dist in dists:
             by_project[dist.project].append(dist)
@@ -321,7 +187,7 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            new_projects = self._upload_locked(by_project, force, observer, result)
+            result, new_projects = self._upload_locked(by_project, force, observer)
         if put_root_index and new_projects:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _add_projects(root, new_projects))
@@ -332,15 +198,15 @@ class Publisher:
         by_project: dict[str, list[Distribution]],
         force: bool,
         observer: UploadObserver,
-        result: UploadResult,
-    ) -> list[str]:
+    ) -> tuple[UploadResult, list[str]]:
         """Files, then metadata files, then project pages.
 
-        Returns the projects the root page may lack: new ones, and those whose pages a killed
-        publisher left apart (it died before the root page too). A growing project costs no
-        root page request; a root entry missed by a publisher killed between its project pages
-        and the root page is reported by `verify` and added by `reindex`.
+        Also returns the projects the root page may lack: new ones, and those whose pages a
+        killed publisher left apart (it died before the root page too). A growing project costs
+        no root page request; a root entry missed by a publisher killed between its project
+        pages and the root page is reported by `verify` and added by `reindex`.
         """
+        result = UploadResult()
         # The pages read here decide what to skip, and are the first try of the page updates.
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             listed = dict(
@@ -351,9 +217,7 @@ class Publisher:
             for dist in project_dists:
                 if dist.filename in listed[project].page.files and not force:
                     result.skipped.append(dist)
-                    observer.skipped(
-                        dist, f"{dist.filename} already exists (use --force to overwrite)"
-                    )
+                    observer.skipped(dist, existing_message(dist.filename))
                 else:
                     todo.append(dist)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
@@ -366,31 +230,33 @@ class Publisher:
                 result.uploaded.append(dist)
                 records[dist.project].append(record)
 
-        new_projects: list[str] = []
-
-        def publish_page(project: str) -> None:
-            before = listed[project]
-            was_new = not before.exists or not (before.json_current and before.html_current)
-
-            def add(index: Index) -> bool:
-                nonlocal was_new
-                was_new = was_new or not index.files
-                return _put_records(index, records[project])
-
-            page = self.pages.update_project(
-                project, add, create=bool(records[project]), first=before
-            )
-            if records[project]:
-                result.pages.append(self.storage.url(self.layout.project_dir(project)))
-            if was_new and page.exists:
-                new_projects.append(project)
-
         # Every project, even one whose files were all there already: a publisher killed
         # between writing a JSON page and its HTML page left them apart, and this mends them
         # (at no cost when the pages read above were current).
+        projects = sorted(by_project)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-            list(pool.map(publish_page, sorted(by_project)))
-        return new_projects
+            is_new = list(
+                pool.map(lambda p: self._publish_page(p, listed[p], records[p]), projects)
+            )
+        result.pages = [
+            self.storage.url(self.layout.project_dir(p)) for p in projects if records[p]
+        ]
+        return result, [p for p, new in zip(projects, is_new, strict=True) if new]
+
+    def _publish_page(
+        self, project: str, before: PageVersion[Index], records: list[IndexFile]
+    ) -> bool:
+        """Put the new records on the project's pages; whether the root page may lack it."""
+        was_new = not before.exists or not (before.json_current and before.html_current)
+        seen_empty = False
+
+        def add(index: Index) -> bool:
+            nonlocal seen_empty
+            seen_empty = seen_empty or not index.files
+            return _put_records(index, records)
+
+        page = self.pages.update_project(project, add, create=bool(records), first=before)
+        return (was_new or seen_empty) and page.exists
 
     def _put_distribution(
         self, dist: Distribution, force: bool, observer: UploadObserver
@@ -398,7 +264,7 @@ class Publisher:
         key = self.layout.file(dist.project, dist.filename)
         observer.starting(dist)
         on_progress: ProgressCallback = lambda n: observer.progress(dist, n)  # noqa: E731
-        for _attempt in _backoff(MAX_PAGE_ATTEMPTS):
+        for _attempt in backoff(MAX_CREATE_ATTEMPTS):
             try:
                 self.storage.put_file(
                     key,
@@ -436,7 +302,7 @@ class Publisher:
                 content_type=content_type_for(".metadata"),
                 cache_control=FILE_CACHE_CONTROL,
             )
-            metadata_hash = Hash("sha256", _sha256(dist.metadata))
+            metadata_hash = Hash("sha256", sha256_hex(dist.metadata))
         observer.finished(dist)
         return IndexFile(
             filename=dist.filename,
@@ -506,6 +372,12 @@ class Publisher:
         return sorted(touched)
 
 
+def existing_message(filename: str) -> str:
+    """The warning for a file that is already in the index (s3pypi 2.x's words, which CI
+    scripts look for)."""
+    return f"{filename} already exists! (use --force to overwrite)"
+
+
 def _put_records(index: Index, records: list[IndexFile]) -> bool:
     changed = False
     for record in records:
@@ -526,12 +398,3 @@ def _remove_project(root: RootIndex, project: str) -> bool:
         return False
     root.projects.discard(project)
     return True
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_distributions(paths: Iterable[Path]) -> list[Distribution]:
-    """Validate every file before anything is written."""
-    return [Distribution.read(path) for path in paths]

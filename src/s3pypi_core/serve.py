@@ -25,8 +25,7 @@ from pathlib import Path
 
 from s3pypi_core import __prog__, __version__, auth
 from s3pypi_core.exceptions import S3PyPIError, StorageError
-from s3pypi_core.index import IndexLayout
-from s3pypi_core.publishing import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL, content_type_for
+from s3pypi_core.layout import IndexLayout, cache_control_for, content_type_for
 from s3pypi_core.routing import object_key
 from s3pypi_core.storage import LocalStorage, Storage, StoredObject
 
@@ -201,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", info.content_type or content_type_for(key))
-        self.send_header("Cache-Control", info.cache_control or _default_cache_control(key))
+        self.send_header("Cache-Control", info.cache_control or cache_control_for(key))
         self.send_header("ETag", info.etag)
         if info.last_modified:
             self.send_header(
@@ -262,13 +261,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
-
-
-def _default_cache_control(key: str) -> str:
-    """What publishing stores with each kind of object, for stores that keep no headers."""
-    name = key.rsplit("/", 1)[-1]
-    is_page = not name or name in ("index.html", "index.json")
-    return PAGE_CACHE_CONTROL if is_page else FILE_CACHE_CONTROL
 
 
 def _parse_range(header: str) -> tuple[int | None, int | None] | None:

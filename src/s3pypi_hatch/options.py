@@ -12,15 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3pypi_core.core import Config
-from s3pypi_core.exceptions import S3PyPIError
-from s3pypi_core.locking import DEFAULT_TIMEOUT
+from s3pypi_core.config import Config
+from s3pypi_core.exceptions import OptionError
 from s3pypi_core.storage import parse_put_args
-
-
-class OptionError(S3PyPIError):
-    """An option is unknown or has a value of the wrong kind."""
-
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -110,16 +104,28 @@ def parse(options: Mapping[str, object], where: str) -> dict[str, Any]:
     return parsed
 
 
+_HATCH_NAMES = {
+    "repository_url": "`repository-url`",
+    "bucket": "`bucket`",
+    "prefix": "`prefix`",
+    "profile": "`profile`",
+    "region": "`region`",
+    "endpoint_url": "`endpoint-url`",
+    "no_sign_request": "`no-sign-request`",
+    "put_args": "`s3-put-args`",
+    "index_html": "`index-html`",
+    "locks_table": "`locks-table`",
+    "lock_timeout": "`lock-timeout`",
+}
+"""How the options of `Config.from_options` are spelled here, for its messages."""
+
+
 @dataclass
 class Settings:
     """Everything the publisher needs, merged from its sources."""
 
-    location: str | None = None
-    """s3://BUCKET[/PREFIX] or file:///PATH."""
-    prefix: str | None = None
-    """Set explicitly (`prefix`): replaces the prefix of `location`."""
-    s3_options: dict[str, Any] = field(default_factory=dict)
-    lock_timeout: float = DEFAULT_TIMEOUT
+    repository: dict[str, Any] = field(default_factory=dict)
+    """The options that say where the index is and how to reach it (parsed, dashed keys)."""
     put_root_index: bool = False
     strict: bool = False
     force: bool = False
@@ -139,31 +145,16 @@ class Settings:
                 for key in ("repository-url", "bucket", "prefix"):
                     merged.pop(key, None)
             merged.update(source)
-        if "bucket" in merged:
-            location: str | None = f"s3://{merged.pop('bucket')}"
-        else:
-            location = merged.pop("repository-url", None)
-        s3_keys = {
-            "profile": "profile",
-            "region": "region",
-            "endpoint-url": "endpoint_url",
-            "locks-table": "locks_table",
-            "no-sign-request": "no_sign_request",
-            "index-html": "index_html",
-            "s3-put-args": "put_kwargs",
-        }
+        flags = {key: merged.pop(key, False) for key in ("put-root-index", "strict", "force")}
         return cls(
-            location=location,
-            prefix=merged.get("prefix"),
-            s3_options={s3_keys[k]: v for k, v in merged.items() if k in s3_keys},
-            lock_timeout=merged.get("lock-timeout", DEFAULT_TIMEOUT),
-            put_root_index=merged.get("put-root-index", False),
-            strict=merged.get("strict", False),
-            force=merged.get("force", False),
+            repository=merged,
+            put_root_index=flags["put-root-index"],
+            strict=flags["strict"],
+            force=flags["force"],
         )
 
     def config(self) -> Config:
-        if self.location is None:
+        if not {"repository-url", "bucket"} & self.repository.keys():
             raise OptionError(
                 "no repository: set `repository-url` (s3://BUCKET[/PREFIX] or file:///PATH) or "
                 "`bucket` in [tool.hatch.publish.s3pypi], in [publish.s3pypi] of Hatch's "
@@ -171,11 +162,7 @@ class Settings:
             )
         if self.strict and self.force:
             raise OptionError("`strict` and `force` exclude each other")
-        s3_options = dict(self.s3_options)
-        if self.prefix is not None:
-            s3_options["prefix"] = self.prefix or None
-        cfg = Config.from_repository_url(self.location, **s3_options)
-        if cfg.s3 is None and self.prefix:
-            raise OptionError("`prefix` applies to s3:// repositories only")
-        cfg.lock_timeout = self.lock_timeout
-        return cfg
+        options = {key.replace("-", "_"): value for key, value in self.repository.items()}
+        if "s3_put_args" in options:
+            options["put_args"] = options.pop("s3_put_args")
+        return Config.from_options(**options, names=_HATCH_NAMES)

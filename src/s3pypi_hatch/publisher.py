@@ -9,10 +9,9 @@ from typing import Any
 
 from hatch.publish.plugin.interface import PublisherInterface
 
-from s3pypi_core.core import upload_packages
 from s3pypi_core.distribution import EXTENSIONS, Distribution
 from s3pypi_core.exceptions import InvalidDistribution, S3PyPIError
-from s3pypi_core.publishing import UploadObserver
+from s3pypi_core.publishing import UploadObserver, upload_packages
 from s3pypi_hatch.options import Settings, parse
 
 DEFAULT_ARTIFACTS = "dist"

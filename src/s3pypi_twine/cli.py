@@ -7,16 +7,11 @@ same command is registered with twine, as `twine s3pypi-upload`.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-from s3pypi_core import __version__
-from s3pypi_core.cli import LogFormatter
-from s3pypi_core.core import Config, existing_files, find_distributions, upload_packages
+from s3pypi_core import Config, __version__, existing_files, find_distributions, upload_packages
+from s3pypi_core._logging import log_to_stderr
 from s3pypi_core.exceptions import ExistingFiles, S3PyPIError
 from s3pypi_core.storage import parse_put_args
 from s3pypi_twine.checks import check_distribution
@@ -121,7 +116,6 @@ def upload_parser(prog: str) -> argparse.ArgumentParser:
         "--s3-put-args",
         metavar="ARGS",
         type=_put_args,
-        default={},
         help="Extra PutObject arguments, e.g. 'ServerSideEncryption=aws:kms,SSEKMSKeyId=...'.",
     )
     s3.add_argument(
@@ -140,8 +134,8 @@ def upload_parser(prog: str) -> argparse.ArgumentParser:
         "--lock-timeout",
         metavar="SECONDS",
         type=_seconds,
-        default=DEFAULT_TIMEOUT,
-        help="How long to wait for a lock held by another publisher [default: %(default)s].",
+        help="How long to wait for a lock held by another publisher "
+        f"[default: {DEFAULT_TIMEOUT:g}].",
     )
     s3.add_argument(
         "--put-root-index", action="store_true", help="Also list new projects on the root page."
@@ -168,7 +162,7 @@ def _seconds(value: str) -> float:
 
 def _upload(argv: list[str], *, prog: str) -> int:
     args = upload_parser(prog).parse_args(argv)
-    with _core_logging(args.verbose):
+    with log_to_stderr(args.verbose):
         try:
             upload(args)
         except S3PyPIError as e:
@@ -185,7 +179,7 @@ def upload(args: argparse.Namespace) -> None:
 
     console = rich.get_console()
     cfg = _config(args)
-    console.print(f"Uploading distributions to {_location(cfg)}", markup=False, soft_wrap=True)
+    console.print(f"Uploading distributions to {cfg.location}", markup=False, soft_wrap=True)
 
     paths = find_distributions(args.dists)
     for path in paths:
@@ -199,7 +193,7 @@ def upload(args: argparse.Namespace) -> None:
         if existing:
             names = ", ".join(path.name for path in existing)
             raise ExistingFiles(
-                f"{len(existing)} file(s) already exist in {_location(cfg)}: {names} "
+                f"{len(existing)} file(s) already exist in {cfg.location}: {names} "
                 "(use --skip-existing to skip them)"
             )
 
@@ -225,28 +219,18 @@ def _config(args: argparse.Namespace) -> Config:
         if args.repository_url
         else read_repository(args.config_file, args.repository)
     )
-    s3_options: dict[str, object] = {
-        "profile": args.profile or repository.profile,
-        "region": args.region or repository.region,
-        "endpoint_url": args.s3_endpoint_url or repository.endpoint_url,
-        "locks_table": args.locks_table or repository.locks_table,
-        "no_sign_request": args.no_sign_request,
-        "put_kwargs": args.s3_put_args,
-        "index_html": args.index_html,
-    }
-    if args.prefix is not None:
-        s3_options["prefix"] = args.prefix.strip("/") or None
-    cfg = Config.from_repository_url(repository.url, **s3_options)
-    if cfg.s3 is None and args.prefix is not None:
-        raise S3PyPIError("--prefix applies to s3:// repositories only")
-    cfg.lock_timeout = args.lock_timeout
-    return cfg
-
-
-def _location(cfg: Config) -> str:
-    if cfg.s3 is not None:
-        return f"s3://{cfg.s3.bucket}/{cfg.s3.prefix or ''}"
-    return Path(cfg.directory or ".").absolute().as_uri()
+    return Config.from_options(
+        repository_url=repository.url,
+        prefix=args.prefix,
+        profile=args.profile or repository.profile,
+        region=args.region or repository.region,
+        endpoint_url=args.s3_endpoint_url or repository.endpoint_url,
+        locks_table=args.locks_table or repository.locks_table,
+        no_sign_request=args.no_sign_request,
+        put_args=args.s3_put_args,
+        index_html=args.index_html,
+        lock_timeout=args.lock_timeout,
+    )
 
 
 def _check(argv: list[str]) -> int:
@@ -261,21 +245,3 @@ def _check(argv: list[str]) -> int:
     except TwineException as e:
         print(f"{PROG} check: error: {e}", file=sys.stderr, flush=True)
         return 1
-
-
-@contextmanager
-def _core_logging(verbose: bool) -> Iterator[None]:
-    """The core's log lines (lock waits, ...) as plain lines on stderr, for this command only."""
-    logger = logging.getLogger("s3pypi")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogFormatter("%(message)s"))
-    saved = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.propagate = False  # twine has a handler on the root logger: no line twice
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]

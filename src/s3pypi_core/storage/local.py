@@ -1,0 +1,192 @@
+"""An index in a local directory: the same layout as a bucket, so pip installs from it with
+`--index-url file:///DIR/` and it can be synced to a bucket and back."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from s3pypi_core.exceptions import StorageError, WriteConflict
+from s3pypi_core.storage.base import Blob, ProgressCallback, Storage, StoredObject, Stream
+
+
+class LocalStorage(Storage):
+    """An index in a local directory: `pip install --index-url file:///DIR/` reads it as is.
+
+    pip looks for `index.html` in a directory URL, so page keys ending in `/` are stored as
+    `index.html` there. Conditional writes are made atomic with an exclusive file lock.
+    """
+
+    _LOCK_FILE = ".s3pypi.lock"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"not a directory: {self.root}")
+        self._thread_lock = threading.Lock()
+
+    def url(self, key: str = "") -> str:
+        return self.root.as_uri().rstrip("/") + "/" + urllib.parse.quote(key)
+
+    def _path(self, key: str) -> Path:
+        relative = key + "index.html" if key.endswith("/") or not key else key
+        path = (self.root / relative).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StorageError(f"key outside of the index directory: {key!r}")
+        return path
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, open(self.root / self._LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def get(self, key: str) -> Blob | None:
+        try:
+            body = self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return Blob(body, _etag(body))
+
+    def head(self, key: str) -> StoredObject | None:
+        path = self._path(key)
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not path.is_file():
+            return None
+        return StoredObject(
+            key=key,
+            etag=f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+            size=stat.st_size,
+            last_modified=datetime.fromtimestamp(stat.st_mtime, timezone.utc),
+        )
+
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str,
+        cache_control: str,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        path = self._path(key)
+        with self._locked():
+            if if_match or if_none_match:
+                current = self.get(key)
+                if if_none_match and current is not None:
+                    raise WriteConflict(f"{self.url(key)} already exists")
+                if if_match and (current is None or current.etag != if_match):
+                    raise WriteConflict(f"{self.url(key)} changed while it was being updated")
+            _atomic_write(path, lambda f: f.write(body))
+        return _etag(body)
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        content_type: str,
+        cache_control: str,
+        overwrite: bool,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        target = self._path(key)
+
+        def copy(out: IO[bytes]) -> None:
+            with open(path, "rb") as src:
+                while chunk := src.read(1024 * 1024):
+                    out.write(chunk)
+                    if on_progress:
+                        on_progress(len(chunk))
+
+        tmp = _write_temp(target, copy)
+        with self._locked():
+            if not overwrite and target.exists():
+                tmp.unlink()
+                raise WriteConflict(f"{self.url(key)} already exists")
+            os.replace(tmp, target)
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        path = self._path(key)
+        with self._locked():
+            if if_match:
+                current = self.get(key)
+                if current is None or current.etag != if_match:
+                    raise WriteConflict(f"{self.url(key)} changed while it was being deleted")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        if not self.root.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath, name)
+                key = path.relative_to(self.root).as_posix()
+                if name == self._LOCK_FILE or name.startswith(".s3pypi-tmp-"):
+                    continue
+                if name == "index.html":
+                    key = key.removesuffix("index.html")
+                if key.startswith(prefix):
+                    info = self.head(key)
+                    if info:
+                        yield info
+
+    def stream(self, key: str, byte_range: tuple[int, int | None] | None = None) -> Stream | None:
+        info = self.head(key)
+        if info is None:
+            return None
+        first, last = 0, info.size - 1
+        if byte_range:
+            first = byte_range[0]
+            last = min(info.size - 1, byte_range[1] if byte_range[1] is not None else last)
+
+        def chunks() -> Iterator[bytes]:
+            with open(self._path(key), "rb") as f:
+                f.seek(first)
+                remaining = last - first + 1
+                while remaining > 0 and (chunk := f.read(min(64 * 1024, remaining))):
+                    remaining -= len(chunk)
+                    yield chunk
+
+        return Stream(info, chunks(), (first, last) if byte_range else None)
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+
+
+def _write_temp(target: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".s3pypi-tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def _atomic_write(target: Path, write: Callable[[IO[bytes]], object]) -> None:
+    os.replace(_write_temp(target, write), target)
