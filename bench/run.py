@@ -1,7 +1,8 @@
 """Benchmark: this s3pypi against s3pypi 2.0.1, on one moto server, through a counting proxy.
 
-    python bench/run.py            # the full benchmark (a few minutes)
-    python bench/run.py --smoke    # the smallest sizes, as CI runs it
+    python -m bench.run            # the full benchmark (a few minutes)
+    python -m bench.run --smoke    # the smallest sizes, as CI runs it
+    python -m bench.run --markdown docs/benchmarks/results.md   # also write the docs' figures
 
 Both tools run as their console scripts, alternately, each against its own bucket, with a
 DynamoDB lock table (`BUCKET-locks`, the setup 2.x documents for concurrent publishers). The
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import logging
 import os
 import platform
@@ -34,6 +36,8 @@ from bench.tools import OLD_VERSION, Run, RunFailed, Tool, ours, run, theirs
 
 REGION = "us-east-1"
 MIB = 1024 * 1024
+ALL_SCENARIOS = "12345"
+DEFAULT_LATENCY_MS = 20.0
 
 
 @dataclass(frozen=True)
@@ -427,12 +431,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="smallest sizes, one run each")
     parser.add_argument("--repeat", type=int, help="runs of each tool per scenario")
     parser.add_argument(
-        "--only", default="12345", help="scenarios to run, e.g. --only 13 (default: all)"
+        "--only", default=ALL_SCENARIOS, help="scenarios to run, e.g. --only 13 (default: all)"
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="also write the results to FILE, as the docs include them "
+        "(docs/benchmarks/results.md)",
     )
     parser.add_argument(
         "--latency-ms",
         type=float,
-        default=20.0,
+        default=DEFAULT_LATENCY_MS,
         help="round-trip time the proxy adds, as a network to S3 would (default: 20)",
     )
     args = parser.parse_args(argv)
@@ -456,16 +467,40 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: scenario {number} ...", file=sys.stderr)
                 scenarios += step(bench)
         old_name = bench.tools[0].name
-    print(_setup(sizes, args.latency_ms))
-    print()
-    print(render(scenarios, old_name, judge=not args.smoke))
-    print()
-    if args.smoke:
-        print("Smoke run: the sizes are too small to judge the targets.")
-        return 0
+    setup = _setup(sizes, args.latency_ms)
+    table = render(scenarios, old_name, judge=not args.smoke)
     missed = [m for s in scenarios for m in s.metrics if m.met is False]
-    print(f"{len(missed)} target(s) missed." if missed else "Every target met.")
-    return 1 if missed else 0
+    if args.smoke:
+        verdict = "Smoke run: the sizes are too small to judge the targets."
+    else:
+        verdict = f"{len(missed)} target(s) missed." if missed else "Every target met."
+    print(f"{setup}\n\n{table}\n\n{verdict}")
+    if args.markdown:
+        args.markdown.write_text(results_page(_command(args), setup, table, verdict))
+    return 1 if missed and not args.smoke else 0
+
+
+def results_page(command: str, setup: str, table: str, verdict: str) -> str:
+    """The results as the docs' benchmark page includes them: when, how, the table, the verdict."""
+    today = datetime.date.today().isoformat()
+    return (
+        f"<!-- Written by `{command} --markdown FILE`; run it again rather than edit. -->\n\n"
+        f"Measured on {today} with `{command}`: {setup}\n\n{table}\n\n{verdict}\n"
+    )
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command that measures the same again (without where --markdown wrote)."""
+    words = ["python -m bench.run"]
+    if args.smoke:
+        words.append("--smoke")
+    if args.repeat:
+        words.append(f"--repeat {args.repeat}")
+    if args.only != ALL_SCENARIOS:
+        words.append(f"--only {args.only}")
+    if args.latency_ms != DEFAULT_LATENCY_MS:
+        words.append(f"--latency-ms {args.latency_ms:g}")
+    return " ".join(words)
 
 
 def _setup(sizes: Sizes, latency_ms: float) -> str:

@@ -17,10 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_smoke_run_prints_the_table() -> None:
+def test_smoke_run_prints_the_table_and_writes_it_for_the_docs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    results = tmp_path / "results.md"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
+        [sys.executable, "-m", "bench.run", "--smoke", "--markdown", str(results)],
+        cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -35,3 +37,10 @@ def test_smoke_run_prints_the_table() -> None:
     measures = {row.split("|")[2].strip() for row in table[2:]}
     assert {"wall time", "requests", "bytes (sent + received)", "peak RSS"} <= measures
     assert "bytes pip fetched" in measures
+
+    # The docs' benchmark page includes this file: the same table, and how it was measured.
+    written = results.read_text()
+    assert "\n".join(table) in written
+    assert "`python -m bench.run --smoke`" in written
+    setup = next(line for line in result.stdout.splitlines() if line.startswith("s3pypi "))
+    assert setup in written
