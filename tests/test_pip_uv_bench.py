@@ -14,7 +14,7 @@ from tests.serving import installer_env
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "metadata_bytes.py"
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_metadata_bench_smoke() -> None:
     result = subprocess.run(
         [sys.executable, str(BENCH), "--smoke"],

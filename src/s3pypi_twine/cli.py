@@ -15,7 +15,6 @@ from s3pypi_core._logging import log_to_stderr
 from s3pypi_core.exceptions import ExistingFiles, S3PyPIError
 from s3pypi_core.storage import parse_put_args
 from s3pypi_twine.checks import check_distribution
-from s3pypi_twine.progress import ProgressObserver
 from s3pypi_twine.pypirc import DEFAULT_CONFIG_FILE, Repository, read_repository
 
 PROG = "s3pypi-twine"
@@ -32,9 +31,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["upload", "check"])
     parser.add_argument("args", help=argparse.SUPPRESS, nargs=argparse.REMAINDER)
     parsed = parser.parse_args(argv)
+    if missing := _missing_requirements():
+        print(
+            f"{PROG}: error: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            "not installed: pip install 's3pypi[twine]'",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     if parsed.command == "check":
         sys.exit(_check(parsed.args))
     sys.exit(_upload(parsed.args, prog=f"{PROG} upload"))
+
+
+def _missing_requirements() -> list[str]:
+    """What `s3pypi[twine]` brings (twine, rich) and this environment lacks."""
+    import importlib.util
+
+    return [name for name in ("twine", "rich") if importlib.util.find_spec(name) is None]
 
 
 def twine_upload(args: list[str]) -> bool:
@@ -176,6 +189,8 @@ def _upload(argv: list[str], *, prog: str) -> int:
 def upload(args: argparse.Namespace) -> None:
     """Validate every file, refuse existing ones (unless --skip-existing), then publish."""
     import rich
+
+    from s3pypi_twine.progress import ProgressObserver
 
     console = rich.get_console()
     cfg = _config(args)
