@@ -104,7 +104,7 @@ def test_s3_options_for_a_directory_are_named_not_dropped(tmp_path: Path) -> Non
 
 def test_front_ends_name_options_as_they_spell_them(tmp_path: Path) -> None:
     names = {"locks_table": "`locks-table`"}
-    with pytest.raises(OptionError, match="^`locks-table` applies to S3 repositories only"):
+    with pytest.raises(OptionError, match=r"^`locks-table` applies to S3 repositories only"):
         Config.from_options(repository_url=tmp_path.as_uri(), locks_table="x", names=names)
 
 
