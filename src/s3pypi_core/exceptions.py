@@ -41,3 +41,7 @@ class ExistingFiles(S3PyPIError):
 
 class NotFound(S3PyPIError):
     """The project or version to change is not in the index."""
+
+
+S3PyPiError = S3PyPIError
+"""s3pypi 2.x's name for `S3PyPIError`, so that `except S3PyPiError` in 2.x scripts still works."""

@@ -175,7 +175,8 @@ def _seconds(value: str) -> float:
 
 def _upload(argv: list[str], *, prog: str) -> int:
     args = upload_parser(prog).parse_args(argv)
-    with log_to_stderr(args.verbose):
+    # twine's handler on the root logger prints records too: not twice.
+    with log_to_stderr(args.verbose, propagate=False):
         try:
             upload(args)
         except S3PyPIError as e:
