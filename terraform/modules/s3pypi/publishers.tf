@@ -6,8 +6,9 @@
 #   *.amazonaws.com s3pypi trusts S3's conditional writes; elsewhere, without a lock, it first
 #   probes them with an object it then deletes, which only the China partition's endpoints
 #   (*.amazonaws.com.cn) need, for those probe keys alone.
-# - maintainers (`delete`, `yank`, `unyank`, `reindex`, `verify`, `force-unlock`): the same, and
-#   s3:DeleteObject on the index's keys.
+# - maintainers (`delete`, and `reindex`, which drops emptied pages): the same, and
+#   s3:DeleteObject on the index's keys. `yank`, `verify` and `force-unlock` need no more than
+#   a publisher has.
 #
 # GetObject covers HeadObject and ranged reads; PutObject covers the conditional writes
 # (If-Match, If-None-Match) and every step of a multipart upload but its abort, which the
