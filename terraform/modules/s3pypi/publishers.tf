@@ -1,11 +1,11 @@
-# Who may change the index, with no more than `s3pypi` asks of AWS (s3pypi_core/storage.py,
+# Who may change the index, with no more than `s3pypi` asks of AWS (s3pypi_core/storage/s3.py,
 # publishing.py, locking.py):
 #
 # - publishers (`s3pypi upload`, `s3pypi-twine upload`, `hatch publish -p s3pypi`): read and
 #   write the index's objects, list its keys, take the lock. An upload deletes nothing: on
-#   *.amazonaws.com s3pypi trusts S3's conditional writes; elsewhere, without a lock, it first
-#   probes them with an object it then deletes, which only the China partition's endpoints
-#   (*.amazonaws.com.cn) need, for those probe keys alone.
+#   *.amazonaws.com s3pypi trusts S3's conditional writes; elsewhere (also the China
+#   partition's *.amazonaws.com.cn), without a lock, it checks them by creating a marker object,
+#   PREFIX/.s3pypi-conditional-writes, which it keeps.
 # - maintainers (`delete`, and `reindex`, which drops emptied pages): the same, and
 #   s3:DeleteObject on the index's keys. `yank`, `verify` and `force-unlock` need no more than
 #   a publisher has.
@@ -53,15 +53,6 @@ data "aws_iam_policy_document" "publisher" {
     sid       = "Lock"
     actions   = local.lock_actions
     resources = [local.locks_table_arn]
-  }
-
-  dynamic "statement" {
-    for_each = data.aws_partition.current.dns_suffix != "amazonaws.com" && !var.enable_dynamodb_locking ? [local.index_key_prefix] : []
-    content {
-      sid       = "DeleteConditionalWriteProbes"
-      actions   = ["s3:DeleteObject"]
-      resources = ["${aws_s3_bucket.pypi.arn}/${statement.value}.s3pypi-probe-*"]
-    }
   }
 
   dynamic "statement" {
