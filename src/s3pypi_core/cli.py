@@ -16,6 +16,7 @@ import click
 from s3pypi_core import __prog__, __version__
 from s3pypi_core._logging import log_to_stderr
 from s3pypi_core.config import Config
+from s3pypi_core.distribution import MAX_METADATA_SIZE
 from s3pypi_core.exceptions import OptionError, S3PyPIError
 from s3pypi_core.locking import DEFAULT_TIMEOUT
 from s3pypi_core.maintenance import force_unlock as release_lock
@@ -183,6 +184,14 @@ def cli(ctx: click.Context) -> None:
 @click.option("--strict", is_flag=True, help="Fail when any file already exists.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.option(
+    "--max-metadata-size",
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    default=MAX_METADATA_SIZE,
+    show_default=True,
+    help="Refuse a distribution whose METADATA or PKG-INFO is larger.",
+)
 @verbose_option
 @handle_errors
 def upload(
@@ -192,10 +201,12 @@ def upload(
     strict: bool,
     force: bool,
     dry_run: bool,
+    max_metadata_size: int,
 ) -> None:
     """Publish distributions (wheels and sdists), e.g. `s3pypi upload dist/* --bucket B`."""
     if strict and force:
         raise click.UsageError("--strict and --force exclude each other")
+    cfg.max_metadata_size = max_metadata_size
     result = upload_packages(cfg, dist, put_root_index=put_root_index, strict=strict, force=force)
     for page in result.pages:
         log.debug("Updated %s", page)
