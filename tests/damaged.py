@@ -81,6 +81,7 @@ def _central_offsets(data: bytearray, count: int) -> dict[str, int]:
 
 def metadata_bomb(root: Path, size: int) -> Path:
     """A small wheel whose METADATA inflates to `size` bytes (a long description of spaces)."""
+    root.mkdir(parents=True, exist_ok=True)
     path = root / "bomb-1.0-py3-none-any.whl"
     head = core_metadata("bomb", "1.0").encode() + b"\n"
     chunk = b" " * (1024 * 1024)

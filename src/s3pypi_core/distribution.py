@@ -316,7 +316,10 @@ def _description_problem(raw: RawMetadata) -> str | None:
     report = io.StringIO()
     if readme_renderer.rst.render(description, stream=report) is not None:
         return None
-    details = _DOCUTILS_REPORT.sub(lambda m: f"line {m[1]}: {m[2].lower()}: ", report.getvalue())
+    details = _DOCUTILS_REPORT.sub(
+        lambda m: f"line {m[1]}: {m[2].lower()}: " if m[1] else f"{m[2].lower()}: ",
+        report.getvalue(),
+    )
     return (
         "the long description has reStructuredText errors and would not render "
         f"({_one_line(details, '; ')})"
