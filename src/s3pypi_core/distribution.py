@@ -405,6 +405,8 @@ def read_archive(path: Path, *, max_metadata_size: int = MAX_METADATA_SIZE) -> A
 
 
 def _describe(error: Exception) -> str:
+    if isinstance(error, EOFError) and not str(error):
+        return "unexpected end of data"
     return _one_line(error) or type(error).__name__
 
 
