@@ -229,7 +229,11 @@ def _password(args: argparse.Namespace) -> str:
     if args.random_password is not None:
         return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(args.random_password))
     if args.password_stdin:
-        password = sys.stdin.read().rstrip("\r\n")
+        # Bytes, decoded here: the locale's codec would fail with a traceback (or guess).
+        try:
+            password = sys.stdin.buffer.read().decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise UserError("the password is not valid UTF-8") from None
     else:
         password = getpass.getpass(f"Password for {args.user}: ")
         if getpass.getpass("Repeat password: ") != password:

@@ -204,3 +204,18 @@ def test_the_seeds_basic_auth_directory_runs_the_same_script(ssm: Any, domain: s
 
     assert result.returncode == 0, result.stderr
     assert auth.verify_password(stored(ssm, domain, "alice"), "mysecretpassword")
+
+
+def test_a_password_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    users_file = tmp_path / "users.json"
+    args = ["localhost", "alice", "--file", str(users_file), "--password-stdin"]
+    result = subprocess.run(
+        [sys.executable, str(PUT_USER), *args],
+        input=b"caf\xe9\n",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == b"error: the password is not valid UTF-8\n"
+    assert not users_file.exists()
