@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol, TypeVar, cast
 
-from packaging.errors import ExceptionGroup
 from packaging.metadata import Metadata, RawMetadata, parse_email
 from packaging.tags import Tag
 from packaging.utils import (
@@ -41,6 +40,11 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from s3pypi_core.exceptions import InvalidDistribution
+
+try:
+    from packaging.errors import ExceptionGroup
+except ImportError:  # packaging < 26 has it in packaging.metadata only
+    from packaging.metadata import ExceptionGroup  # type: ignore[no-redef,unused-ignore]
 
 WHEEL_EXTENSION = ".whl"
 SDIST_EXTENSIONS = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz")
