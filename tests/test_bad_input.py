@@ -179,6 +179,20 @@ def make_unsafe_member_path(tmp: Path) -> Path:
     )
 
 
+def make_link_outside(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        metadata = core_metadata("hello-world", "1.0").encode()
+        info = tarfile.TarInfo("hello_world-1.0/PKG-INFO")
+        info.size = len(metadata)
+        archive.addfile(info, io.BytesIO(metadata))
+        link = tarfile.TarInfo("hello_world-1.0/setup.py")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../../../.bashrc"
+        archive.addfile(link)
+    return path
+
+
 def make_duplicate_member(tmp: Path) -> Path:
     path = dist(tmp) / "hello_world-1.0-py3-none-any.whl"
     metadata = core_metadata("hello-world", "1.0").encode()
@@ -230,6 +244,7 @@ BAD_INPUTS = {
     "METADATA over 10 MiB": (make_large_metadata, "METADATA is larger than 10485760 bytes"),
     "member path outside the archive": (make_unsafe_member_path, "has an unsafe path"),
     "two members of one name": (make_duplicate_member, "two members named"),
+    "symlink outside the archive": (make_link_outside, "links outside the archive"),
     "description not UTF-8": (
         make_undecodable_description,
         "'description' is unknown or malformed",

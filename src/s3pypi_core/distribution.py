@@ -15,6 +15,7 @@ import hashlib
 import io
 import lzma
 import os
+import posixpath
 import re
 import struct
 import tarfile
@@ -576,7 +577,7 @@ def _read_tar(decompressed: _Readable, max_metadata_size: int) -> bytes:
     with tarfile.open(fileobj=_as_file(stream), mode="r:") as archive:
         while (member := archive.next()) is not None:
             _forget_members(archive)
-            _check_member_path(member.name)
+            _check_tar_member(member)
             if member.isfile() and _is_sdist_metadata(member.name):
                 if found:
                     raise _Refused(f"archive has several PKG-INFO files: {member.name!r} ...")
@@ -695,6 +696,22 @@ def _check_member_path(name: str) -> None:
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
         raise _Refused(f"archive member {name!r} has an unsafe path")
+
+
+def _check_tar_member(member: tarfile.TarInfo) -> None:
+    """A path inside the archive, links that stay inside it, and no devices or pipes (what
+    pip's extraction refuses)."""
+    _check_member_path(member.name)
+    if member.isdev():
+        raise _Refused(f"archive member {member.name!r} is a device or a pipe")
+    if member.issym() or member.islnk():
+        # A symlink is relative to its directory; a hard link names a member of the archive.
+        base = posixpath.dirname(member.name) if member.issym() else ""
+        target = posixpath.normpath(posixpath.join(base, member.linkname))
+        if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
+            raise _Refused(
+                f"archive member {member.name!r} links outside the archive ({member.linkname!r})"
+            )
 
 
 def _wheel_metadata_names(names: Iterable[str]) -> list[str]:
