@@ -305,6 +305,8 @@ def metadata_problems(metadata: bytes) -> list[str]:
 
 
 _DOCUTILS_REPORT = re.compile(r"<string>:(\d*): \((\w+)/\d\) ")
+_MAX_DETAILS = 300
+"""Characters of docutils' report kept in the message: the first errors say enough."""
 
 
 def _description_problem(raw: RawMetadata) -> str | None:
@@ -325,10 +327,10 @@ def _description_problem(raw: RawMetadata) -> str | None:
         lambda m: f"line {m[1]}: {m[2].lower()}: " if m[1] else f"{m[2].lower()}: ",
         report.getvalue(),
     )
-    return (
-        "the long description has reStructuredText errors and would not render "
-        f"({_one_line(details, '; ')})"
-    )
+    details = _one_line(details, "; ")
+    if len(details) > _MAX_DETAILS:
+        details = details[:_MAX_DETAILS].rstrip() + " ..."
+    return f"the long description has reStructuredText errors and would not render ({details})"
 
 
 def _one_line(text: object, sep: str = " ") -> str:
