@@ -380,6 +380,10 @@ def read_archive(path: Path, *, max_metadata_size: int = MAX_METADATA_SIZE) -> A
     the archive libraries are refused with one line (`InvalidDistribution`).
     """
     filename = path.name
+    if not filename.endswith(EXTENSIONS):
+        raise InvalidDistribution(
+            f"{filename}: unknown file type (expected one of {', '.join(EXTENSIONS)})"
+        )
     try:
         if not path.exists():
             raise InvalidDistribution(f"{path}: no such file")
