@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 import zipfile
@@ -113,3 +114,29 @@ def member_bomb(root: Path, size: int) -> Path:
 
 def crc32(data: bytes) -> int:
     return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def overlapping_zip(path: Path, metadata: bytes, metadata_name: str) -> Path:
+    """A zip whose second member's header and data lie inside the first member's data: the
+    trick that lets a small zip expand far beyond 1000:1 (each entry reads the same bytes)."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("hello_world/inner.py", b"x = 1\n" * 100)
+    inner_bytes = inner.getvalue()
+    inner_cd_start = struct.unpack_from("<L", inner_bytes, inner_bytes.rindex(b"PK\x05\x06") + 16)[
+        0
+    ]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(metadata_name, metadata)
+        archive.writestr("hello_world/outer.py", inner_bytes[:inner_cd_start])
+    data = bytearray(path.read_bytes())
+    inner_offset = member_data_offset(path, "hello_world/outer.py")
+    end = data.rindex(b"PK\x05\x06")
+    count, cd_size, cd_offset = struct.unpack_from("<HLL", data, end + 10)
+    entry = bytearray(inner_bytes[inner_cd_start : inner_bytes.rindex(b"PK\x05\x06")])
+    struct.pack_into("<L", entry, 42, inner_offset)  # the entry's local header offset
+    cd = data[cd_offset:end] + entry
+    eocd = bytearray(data[end:])
+    struct.pack_into("<HHLL", eocd, 8, count + 1, count + 1, cd_size + len(entry), cd_offset)
+    path.write_bytes(bytes(data[:cd_offset] + cd + eocd))
+    return path

@@ -3,12 +3,17 @@ and agreement with what `twine check` refuses."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import subprocess
 import sys
+import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -23,7 +28,7 @@ from s3pypi_core.distribution import (
 )
 from s3pypi_core.exceptions import InvalidDistribution
 from tests.conftest import BIN, Bucket
-from tests.damaged import member_bomb, metadata_bomb
+from tests.damaged import member_bomb, metadata_bomb, overlapping_zip
 from tests.distributions import SampleProject, core_metadata
 
 Run = Callable[..., Result]
@@ -262,3 +267,83 @@ def test_what_twine_check_accepts_the_core_accepts(fields: dict[str, str], tmp_p
     assert not twine_refuses(wheel)
 
     read_for_upload(wheel)
+
+
+# The ends of archives
+
+
+def tar_gz(
+    members: dict[str, bytes],
+    *,
+    cut_at: int | None = None,
+    tail: bytes = b"",
+    flip_at: int | None = None,
+) -> bytes:
+    """A .tar.gz whose gzip layer is intact; the tar inside cut at `cut_at`, `tail` appended,
+    the byte at `flip_at` changed."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    tar = bytearray(out.getvalue()[:cut_at] + tail)
+    if flip_at is not None:
+        tar[flip_at] ^= 0xFF
+    return gzip.compress(bytes(tar))
+
+
+SDIST_MEMBERS = {
+    "hello_world-1.0/PKG-INFO": core_metadata("hello-world", "1.0").encode(),
+    "hello_world-1.0/setup.py": b"",
+    "hello_world-1.0/hello_world/__init__.py": b"A = 1\n",
+}
+
+
+def tar_end(members: dict[str, bytes]) -> int:
+    """Where the end-of-archive blocks of an uncompressed tar of `members` start."""
+    return sum(512 + (len(data) + 511) // 512 * 512 for data in members.values())
+
+
+END = tar_end(SDIST_MEMBERS)
+DAMAGED_TARS = {
+    "cut between two members": ({"cut_at": 1024}, "the tar archive is cut short at byte 1024"),
+    "cut inside a header": ({"cut_at": 1124}, "the tar archive is cut short at byte 1024"),
+    "no end-of-archive blocks": ({"cut_at": END}, f"the tar archive is cut short at byte {END}"),
+    "a damaged second header": ({"flip_at": 1024 + 10}, "damaged tar header at byte 1024"),
+    "data after the end": (
+        {"cut_at": END + 1024, "tail": b"junk"},
+        "data after the end of the tar archive",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_TARS.values(), ids=list(DAMAGED_TARS))
+def test_a_tar_stream_must_reach_its_end(case: tuple[dict[str, Any], str], tmp_path: Path) -> None:
+    """The gzip layer is intact in each case: only the tar stream tells."""
+    damage, message = case
+    path = tmp_path / "hello_world-1.0.tar.gz"
+    path.write_bytes(tar_gz(SDIST_MEMBERS, **damage))
+
+    with pytest.raises(InvalidDistribution, match=f"corrupt archive: {message}"):
+        Distribution.read(path)
+
+
+def test_one_end_of_archive_block_is_enough(tmp_path: Path) -> None:
+    path = tmp_path / "hello_world-1.0.tar.gz"
+    path.write_bytes(tar_gz(SDIST_MEMBERS, cut_at=tar_end(SDIST_MEMBERS) + 512))
+
+    assert Distribution.read(path).project == "hello-world"
+
+
+def test_overlapping_zip_members_are_refused(tmp_path: Path) -> None:
+    path = overlapping_zip(
+        tmp_path / "hello_world-1.0-py3-none-any.whl",
+        core_metadata("hello-world", "1.0").encode(),
+        "hello_world-1.0.dist-info/METADATA",
+    )
+    with zipfile.ZipFile(path) as archive:  # each member alone reads well
+        assert archive.read("hello_world/inner.py") == b"x = 1\n" * 100
+
+    with pytest.raises(InvalidDistribution, match=r"corrupt archive: .*[Oo]verlap"):
+        Distribution.read(path)
