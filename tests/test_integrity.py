@@ -347,3 +347,18 @@ def test_overlapping_zip_members_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidDistribution, match=r"corrupt archive: .*[Oo]verlap"):
         Distribution.read(path)
+
+
+def test_a_huge_pax_header_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """tarfile reads a pax header whole, at the size the archive claims: we bound the read."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 64 * MIB
+    out = io.BytesIO()
+    out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+    out.write(bytes(64 * MIB))  # the "header": 64 MiB of zeros, 64 KiB once compressed
+    path = tmp_path / "hello_world-1.0.tar.gz"
+    path.write_bytes(gzip.compress(out.getvalue()))
+
+    with pytest.raises(InvalidDistribution, match=f"a tar header claims {64 * MIB} bytes"):
+        Distribution.read(path)
