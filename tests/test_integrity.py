@@ -47,18 +47,27 @@ class Finished:
     """Peak resident memory of the process, in bytes."""
 
 
+MEASURE = """
+import resource, subprocess, sys
+result = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL)
+with open(sys.argv[1], "w") as report:
+    report.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(result.returncode)
+"""
+"""Runs a command and writes its peak RSS (KiB). A launcher of its own, because a child's peak
+RSS counts the memory of the process it was forked from (here a test worker of 200 MiB)."""
+
+
 def run_measured(*args: str | Path, tmp: Path) -> Finished:
-    """Run a console script and measure its own peak RSS (wait4 reports that child alone)."""
-    stderr_path = tmp / "stderr"
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [str(BIN / str(args[0])), *map(str, args[1:])],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        _pid, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Finished(process.returncode, stderr_path.read_text(), usage.ru_maxrss * 1024)
+    """Run a console script; measure its own peak RSS."""
+    report = tmp / "max_rss"
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, report, BIN / str(args[0]), *args[1:]],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+    )
+    return Finished(result.returncode, result.stderr, int(report.read_text()) * 1024)
 
 
 @pytest.fixture(scope="session")
