@@ -104,7 +104,9 @@ def describe(record: Mapping[str, Any]) -> str:
 def parse_basic_auth(authorization: str | None) -> tuple[str, str] | None:
     """`(user, password)` from a `Basic base64(user:password)` header; None if malformed.
 
-    The password is everything after the FIRST ':', so passwords may contain ':'.
+    The password is everything after the FIRST ':', so passwords may contain ':'. Credentials
+    are UTF-8 (RFC 7617, uv, browsers) or, when they are not valid UTF-8, Latin-1 (pip and
+    requests encode them so).
     """
     if not authorization:
         return None
@@ -112,9 +114,13 @@ def parse_basic_auth(authorization: str | None) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(token.strip(), validate=True)
     except (binascii.Error, ValueError):
         return None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = raw.decode("latin-1")
     user, sep, password = decoded.partition(":")
     if not sep or not user:
         return None
@@ -160,7 +166,7 @@ class Authenticator:
             return True
         record = self._lookup(user) if valid_username(user) else None
         if record is None:
-            verify_password(_dummy_record(), password)
+            verify_password(unmatchable_record(), password)
             return False
         if not verify_password(record, password):
             return False
@@ -224,7 +230,7 @@ def _is_legacy(record: Mapping[str, Any]) -> bool:
 
 
 @functools.cache
-def _dummy_record() -> dict[str, Any]:
+def unmatchable_record() -> dict[str, Any]:
     """A record no password matches, to spend the same time on unknown users."""
     return hash_password(secrets.token_urlsafe(32))
 

@@ -337,28 +337,60 @@ def force_unlock(table: str, lock_id: str, profile: str | None, region: str | No
     "--users",
     "users_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Require basic auth for the users in FILE (written by put_user.py --file).",
+    help="Require basic auth for the users in FILE (`s3pypi user add --file FILE`); "
+    "re-read when it changes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Requests handled at once.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 3600),
+    default=30,
+    show_default=True,
+    help="Seconds a connection may stay idle, or take to send a request.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["s3pypi", "common", "combined"]),
+    default="s3pypi",
+    show_default=True,
+    help="Access log lines on stderr: s3pypi's, or the common/combined log format.",
 )
 @verbose_option
 @handle_errors
-def serve(host: str, port: int, users_file: Path | None, **options: Any) -> None:
+def serve(
+    host: str,
+    port: int,
+    users_file: Path | None,
+    threads: int,
+    timeout: int,
+    log_format: str,
+    **options: Any,
+) -> None:
     """Serve an index over HTTP as CloudFront does: preview a bucket, or serve one on-premises.
 
     pip and uv install from the URL it prints, e.g. `pip install --index-url URL NAME`.
+    Health check: GET /-/health. Stops gracefully on SIGTERM. Put TLS in a reverse proxy.
     """
-    from s3pypi_core.serve import open_server
+    from s3pypi_core.serve import ServerOptions, open_server
 
     cfg = _config(**options, s3_put_args={}, locks_table=None, lock_timeout=0.0)
-    server = open_server(
-        cfg.open_storage(), cfg.layout, host=host, port=port, users_file=users_file
+    storage = cfg.open_storage()
+    settings = ServerOptions(
+        host=host, port=port, threads=threads, timeout=timeout, log_format=log_format
     )
-    click.echo(f"Serving {server.storage.url(cfg.layout.files_prefix())} at {server.url}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serving = open_server(storage, cfg.layout, settings, users_file=users_file)
+    click.echo(
+        f"Serving {storage.url(cfg.layout.files_prefix())} at {serving.url} ({serving.auth})"
+    )
+    for note in serving.notes:
+        log.info("%s", note)
+    serving.server.serve_forever()
 
 
 class LogFormatter(logging.Formatter):

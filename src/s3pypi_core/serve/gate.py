@@ -1,0 +1,210 @@
+"""Basic auth for `s3pypi serve --users FILE`, built to stay up under a flood of wrong passwords.
+
+A password check is scrypt: 16 MiB and tens of milliseconds of CPU by design. So checks run at
+most `workers` at a time (one per core), at most `queue` more may wait for a turn, and any
+request beyond that is answered 503 at once (pip and uv retry it) instead of queueing memory
+and CPU. A successful check is remembered for `cache_ttl` seconds under a keyed hash of the
+credentials, so a user who got in keeps getting in without a check, flood or not.
+
+The users file is read again whenever it changes (its inode, size or times), so added, removed
+and changed users take effect on the next request; a change empties the remembered checks.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s3pypi_core import __prog__, auth
+from s3pypi_core.exceptions import S3PyPIError
+
+log = logging.getLogger(__prog__)
+
+Records = Mapping[str, Mapping[str, Any]]
+
+
+class UsersFileError(S3PyPIError):
+    pass
+
+
+class WatchedUsersFile:
+    """The users of a JSON users file, as it is now."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._signature: tuple[int, ...] | None = None
+        self._users: Records = {}
+        self.generation = 0
+        """Incremented on every change that was read."""
+        self._read(self._stat(), strict=True)
+
+    def current(self) -> tuple[int, Records]:
+        """The generation and the users; one `stat` when nothing changed."""
+        signature = self._stat()
+        if signature != self._signature:
+            with self._lock:
+                if signature != self._signature:
+                    self._read(signature, strict=False)
+        return self.generation, self._users
+
+    def _stat(self) -> tuple[int, ...] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _read(self, signature: tuple[int, ...] | None, *, strict: bool) -> None:
+        try:
+            users = {} if signature is None else auth.load_users_file(self.path)
+        except (OSError, ValueError) as e:
+            if strict:
+                raise UsersFileError(f"cannot read users file {self.path}: {e}") from e
+            # A half-edited file must not lock everyone out: keep the users read last, and
+            # say so once for this version of the file.
+            log.error("cannot read users file %s (still using the previous one): %s", self.path, e)
+            self._signature = signature
+            return
+        if signature is None and not strict:
+            log.warning("users file %s is gone: nobody can sign in", self.path)
+        self._users, self._signature = users, signature
+        self.generation += 1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    user: str | None = None
+    """Who signed in; None when the credentials are missing or wrong."""
+    busy: bool = False
+    """Too many checks under way: try again shortly (503)."""
+
+
+class Gate:
+    """Decides `Authorization` headers against a users file, with bounded work."""
+
+    def __init__(
+        self,
+        users: WatchedUsersFile,
+        *,
+        workers: int | None = None,
+        queue: int | None = None,
+        cache_ttl: float = 300.0,
+        cache_size: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.users = users
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
+        self.queue = self.workers * 4 if queue is None else queue
+        self._running = threading.BoundedSemaphore(self.workers)
+        self._cache_ttl = cache_ttl
+        self._cache_size = cache_size
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._verified: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        self._generation = -1
+        self._admitted = 0
+        self._checking = 0
+        self._counts = collections.Counter[str]()
+
+    def check(self, authorization: str | None) -> Verdict:
+        credentials = auth.parse_basic_auth(authorization)
+        if credentials is None:
+            return Verdict()
+        user, password = credentials
+        generation, records = self.users.current()
+        entry = hmac.digest(
+            self._key, user.encode() + b"\0" + password.encode("utf-8", "surrogatepass"), "sha256"
+        )
+        if self._remembered(entry, generation):
+            return Verdict(user)
+        with self._lock:
+            if self._admitted >= self.workers + self.queue:
+                self._counts["busy"] += 1
+                return Verdict(busy=True)
+            self._admitted += 1
+            self._counts["peak_admitted"] = max(self._counts["peak_admitted"], self._admitted)
+        try:
+            with self._running:
+                with self._lock:
+                    self._checking += 1
+                    self._counts["peak_checking"] = max(
+                        self._counts["peak_checking"], self._checking
+                    )
+                try:
+                    ok = self._verify(records, user, password)
+                finally:
+                    with self._lock:
+                        self._checking -= 1
+        finally:
+            with self._lock:
+                self._admitted -= 1
+        with self._lock:
+            self._counts["checks"] += 1
+            if not ok:
+                self._counts["refused"] += 1
+        if ok:
+            self._remember(entry, generation)
+            return Verdict(user)
+        return Verdict()
+
+    def stats(self) -> dict[str, int]:
+        """Counters for the health endpoint: how hard the gate is working."""
+        with self._lock:
+            return {
+                "users": len(self.users.current()[1]),
+                "workers": self.workers,
+                "queue": self.queue,
+                "checking": self._checking,
+                "waiting": self._admitted - self._checking,
+                "checks": self._counts["checks"],
+                "refused": self._counts["refused"],
+                "busy": self._counts["busy"],
+                "remembered": self._counts["remembered"],
+                "peak_checking": self._counts["peak_checking"],
+                "peak_admitted": self._counts["peak_admitted"],
+            }
+
+    @staticmethod
+    def _verify(records: Records, user: str, password: str) -> bool:
+        record = records.get(user) if auth.valid_username(user) else None
+        if record is None:
+            # The same cost as a wrong password, so timing tells no usernames.
+            auth.verify_password(auth.unmatchable_record(), password)
+            return False
+        return auth.verify_password(record, password)
+
+    def _remembered(self, entry: bytes, generation: int) -> bool:
+        with self._lock:
+            if generation != self._generation:
+                self._verified.clear()
+                self._generation = generation
+                return False
+            expires = self._verified.get(entry)
+            if expires is None:
+                return False
+            if self._clock() >= expires:
+                del self._verified[entry]
+                return False
+            self._verified.move_to_end(entry)
+            self._counts["remembered"] += 1
+            return True
+
+    def _remember(self, entry: bytes, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return  # the users changed while this was checked
+            self._verified[entry] = self._clock() + self._cache_ttl
+            self._verified.move_to_end(entry)
+            while len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
