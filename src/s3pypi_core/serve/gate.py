@@ -1,7 +1,7 @@
 """Basic auth for `s3pypi serve --users FILE`, built to stay up under a flood of wrong passwords.
 
-A password check is scrypt: 16 MiB and tens of milliseconds of CPU by design. So checks run at
-most `workers` at a time (one per core), at most `queue` more may wait for a turn, and any
+A password check is scrypt: 16 MiB and tens of milliseconds of CPU by design. So checks run on a
+pool of `workers` threads (one per core), at most `queue` more may wait for a turn, and any
 request beyond that is answered 503 at once (pip and uv retry it) instead of queueing memory
 and CPU. A successful check is remembered for `cache_ttl` seconds under a keyed hash of the
 credentials, so a user who got in keeps getting in without a check, flood or not.
@@ -13,6 +13,7 @@ and changed users take effect on the next request; a change empties the remember
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import hmac
 import logging
 import os
@@ -105,7 +106,9 @@ class Gate:
         self.users = users
         self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
         self.queue = self.workers * 4 if queue is None else queue
-        self._running = threading.BoundedSemaphore(self.workers)
+        # Checks run on these threads only: scrypt's 16 MiB stay in their malloc arenas
+        # instead of one arena per request thread.
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, "s3pypi-auth")
         self._cache_ttl = cache_ttl
         self._cache_size = cache_size
         self._clock = clock
@@ -135,17 +138,7 @@ class Gate:
             self._admitted += 1
             self._counts["peak_admitted"] = max(self._counts["peak_admitted"], self._admitted)
         try:
-            with self._running:
-                with self._lock:
-                    self._checking += 1
-                    self._counts["peak_checking"] = max(
-                        self._counts["peak_checking"], self._checking
-                    )
-                try:
-                    ok = self._verify(records, user, password)
-                finally:
-                    with self._lock:
-                        self._checking -= 1
+            ok = self._pool.submit(self._verify, records, user, password).result()
         finally:
             with self._lock:
                 self._admitted -= 1
@@ -175,14 +168,20 @@ class Gate:
                 "peak_admitted": self._counts["peak_admitted"],
             }
 
-    @staticmethod
-    def _verify(records: Records, user: str, password: str) -> bool:
-        record = records.get(user) if auth.valid_username(user) else None
-        if record is None:
-            # The same cost as a wrong password, so timing tells no usernames.
-            auth.verify_password(auth.unmatchable_record(), password)
-            return False
-        return auth.verify_password(record, password)
+    def _verify(self, records: Records, user: str, password: str) -> bool:
+        with self._lock:
+            self._checking += 1
+            self._counts["peak_checking"] = max(self._counts["peak_checking"], self._checking)
+        try:
+            record = records.get(user) if auth.valid_username(user) else None
+            if record is None:
+                # The same cost as a wrong password, so timing tells no usernames.
+                auth.verify_password(auth.unmatchable_record(), password)
+                return False
+            return auth.verify_password(record, password)
+        finally:
+            with self._lock:
+                self._checking -= 1
 
     def _remembered(self, entry: bytes, generation: int) -> bool:
         with self._lock:
