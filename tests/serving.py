@@ -51,6 +51,8 @@ class Server:
     """The index URL it printed, e.g. `http://127.0.0.1:PORT/` (with the prefix, if any)."""
     process: subprocess.Popen[str]
     log_path: Path
+    first_line: str = ""
+    """What it printed on stdout when it started."""
 
     @property
     def origin(self) -> str:
@@ -104,7 +106,7 @@ def serving(*args: str | Path, log_dir: Path) -> Iterator[Server]:
             process.kill()
             process.wait()
             raise AssertionError(f"s3pypi serve printed {line!r}; log: {log_path.read_text()}")
-        yield Server(match.group(0), process, log_path)
+        yield Server(match.group(0), process, log_path, line)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -1,8 +1,8 @@
 """One line per request, in s3pypi's own format or in the common/combined log formats.
 
 Everything a client chose (the target, its user agent, a referer) is escaped: control
-characters, quotes, backslashes and bytes outside ASCII become `\\xHH`, so no request can
-forge or split a line.
+characters, spaces, quotes, backslashes and bytes outside ASCII become `\\xHH`, so no request
+can forge or split a line, or colour a terminal.
 """
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ _UNSAFE = re.compile(r'[^\x21-\x7e]|["\\]')
 
 
 def escape(text: str) -> str:
-    """`text` with nothing that could end a field or a line (spaces too: `\\x20`)."""
-    return _UNSAFE.sub(lambda m: "".join(f"\\x{b:02x}" for b in m.group().encode()), text)
+    """`text` with nothing that could end a field or a line (spaces too: `\\x20`). What a
+    server read as Latin-1 (targets, header values) shows its bytes as they were sent."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
 def line(fmt: str, request: Request, response: Response, protocol: str = "HTTP/1.1") -> str:

@@ -46,7 +46,8 @@ thousand objects, and `/` is what browsers and health checks hit."""
 
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_BEYOND_ANY_SIZE = 10**18  # a position with more digits than this is past every object
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _HTML_ACCEPTED = ("text/html", "application/vnd.pypi.simple.v1+html", "*/*", "text/*")
 
@@ -371,16 +372,19 @@ def _default_cache_control(key: str) -> str:
 
 def _parse_range(header: str | None) -> tuple[int | None, int | None] | None:
     """`bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`; anything else (no header,
-    several ranges, other units, numbers past any object's size, nonsense) is ignored and the
-    whole object served, as S3 does."""
+    several ranges, other units, nonsense) is ignored and the whole object served, as S3 does.
+    A position too long to be real reads as past the end (416 for a first byte)."""
     match = _RANGE.fullmatch((header or "").strip())
     if not match or not (match.group(1) or match.group(2)):
         return None
-    first = int(match.group(1)) if match.group(1) else None
-    last = int(match.group(2)) if match.group(2) else None
+    first, last = (_position(g) if g else None for g in match.groups())
     if first is not None and last is not None and last < first:
         return None
     return first, last
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) < 19 else _BEYOND_ANY_SIZE
 
 
 def _satisfiable(wanted: tuple[int | None, int | None], size: int) -> tuple[int, int] | None:
