@@ -468,6 +468,7 @@ def user_add(
     if password_stdin and random_password is not None:
         raise click.UsageError("--password-stdin and --random-password exclude each other")
     users.check_username(name)
+    users.check_salt(salt_nbytes)
     if random_password is not None:
         password = users.random_password(random_password)
     elif password_stdin:

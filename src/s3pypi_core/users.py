@@ -139,13 +139,18 @@ def open_users(
     if file is not None:
         return FileUsers(file)
     if not domain:
-        raise UserError("give --file FILE, or the DOMAIN whose users are in SSM")
+        raise UserError("give --file FILE, or --domain DOMAIN for users kept in SSM")
     return SSMUsers(domain, region=region, profile=profile)
 
 
 def check_username(user: str) -> None:
     if not auth.valid_username(user):
         raise UserError(f"invalid USER {user!r}: use letters, digits, '_', '.', '-' (64 at most)")
+
+
+def check_salt(nbytes: int) -> None:
+    if nbytes < auth.MIN_SALT_NBYTES:
+        raise UserError(f"--salt-nbytes needs at least {auth.MIN_SALT_NBYTES} bytes")
 
 
 def random_password(length: int) -> str:
@@ -165,10 +170,9 @@ def add_user(
 ) -> bool:
     """Store `user` with a fresh hash of `password`; whether an existing user was replaced."""
     check_username(user)
+    check_salt(salt_nbytes)
     if not password:
         raise UserError("the password is empty")
-    if salt_nbytes < auth.MIN_SALT_NBYTES:
-        raise UserError(f"--salt-nbytes needs at least {auth.MIN_SALT_NBYTES} bytes")
     record = auth.hash_password(password, salt_nbytes=salt_nbytes)
     if publish:
         record["publish"] = True
