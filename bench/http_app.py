@@ -9,6 +9,7 @@ from Python (uvicorn, cheroot); granian and gunicorn import `bench.http_app:wsgi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,6 +23,12 @@ from s3pypi_core.serve.server import _wsgi
 from s3pypi_core.storage import LocalStorage
 
 Scope = MutableMapping[str, Any]
+
+
+class _Pool(concurrent.futures.ThreadPoolExecutor):
+    pass
+
+
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -44,6 +51,9 @@ async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "lifespan.shutdown.complete"})
         return
     assert APP is not None
+    loop = asyncio.get_running_loop()
+    if not isinstance(getattr(loop, "_default_executor", None), _Pool):
+        loop.set_default_executor(_Pool(16))  # as many threads as the WSGI servers get
     target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
     if scope.get("query_string"):
         target += "?" + scope["query_string"].decode("latin-1")

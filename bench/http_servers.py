@@ -181,12 +181,20 @@ def _servers(
              "{port}"],
             ours,
         ),
+        # pypiserver picks its HTTP server: cheroot when installed (as here), else wsgiref
+        # (what `pip install pypiserver` alone gives).
         Server(
-            "pypiserver 2.4.2",
+            "pypiserver 2.4.2 (cheroot)",
             [str(bin_ / "pypi-server"), "run", "-i", "127.0.0.1", "-p", "{port}", "-a", ".",
-             "-P", ".", str(flat)],
+             "-P", ".", "--server", "cherrypy", str(flat)],
             lambda name: f"/simple/{name}/",
             auth=True,
+        ),
+        Server(
+            "pypiserver 2.4.2 (wsgiref)",
+            [str(bin_ / "pypi-server"), "run", "-i", "127.0.0.1", "-p", "{port}", "-a", ".",
+             "-P", ".", "--server", "wsgiref", str(flat)],
+            lambda name: f"/simple/{name}/",
         ),
     ]  # fmt: skip
 

@@ -104,7 +104,9 @@ class IndexServer:
             max_request_header_size=64 * 1024,
             ident=f"{__prog__}/{__version__}",
             asyncore_use_poll=True,  # select() stops at 1024 descriptors
-            clear_untrusted_proxy_headers=True,
+            # No X-Forwarded-* header is read, so none needs clearing (that middleware costs
+            # a tenth of a request).
+            clear_untrusted_proxy_headers=False,
         )
         # One address: the first the host resolves to (localhost: 127.0.0.1 or ::1).
         sockinfo = adj.listen[0]
