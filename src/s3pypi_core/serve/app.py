@@ -169,10 +169,9 @@ class IndexApp:
             return _error(HTTPStatus.NOT_FOUND, key=key, vary=vary)
         if _etag_matches(if_none_match, info.etag):
             return Response(HTTPStatus.NOT_MODIFIED, _headers(key, info, vary), key=key)
-        if request.method == "HEAD" or wanted is None:
-            headers = _headers(key, info, vary, length=info.size)
-            if request.method == "HEAD":
-                return Response(HTTPStatus.OK, headers, key=key)
+        if request.method == "HEAD":
+            return Response(HTTPStatus.OK, _headers(key, info, vary, length=info.size), key=key)
+        if wanted is None:
             return self._stream(key, None, vary)
         byte_range = _satisfiable(wanted, info.size)
         if byte_range is None:
