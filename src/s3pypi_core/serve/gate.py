@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import hmac
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -109,12 +107,8 @@ class Gate:
         # Checks run on these threads only: scrypt's 16 MiB stay in their malloc arenas
         # instead of one arena per request thread.
         self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, "s3pypi-auth")
-        self._cache_ttl = cache_ttl
-        self._cache_size = cache_size
-        self._clock = clock
-        self._key = secrets.token_bytes(32)
+        self._verified = auth.VerifiedCredentials(ttl=cache_ttl, size=cache_size, clock=clock)
         self._lock = threading.Lock()
-        self._verified: collections.OrderedDict[bytes, float] = collections.OrderedDict()
         self._generation = -1
         self._admitted = 0
         self._checking = 0
@@ -126,9 +120,7 @@ class Gate:
             return Verdict()
         user, password = credentials
         generation, records = self.users.current()
-        entry = hmac.digest(
-            self._key, user.encode() + b"\0" + password.encode("utf-8", "surrogatepass"), "sha256"
-        )
+        entry = self._verified.entry(user, password)
         if self._remembered(entry, generation):
             return Verdict(user)
         with self._lock:
@@ -174,36 +166,24 @@ class Gate:
             self._counts["peak_checking"] = max(self._counts["peak_checking"], self._checking)
         try:
             record = records.get(user) if auth.valid_username(user) else None
-            if record is None:
-                # The same cost as a wrong password, so timing tells no usernames.
-                auth.verify_password(auth.unmatchable_record(), password)
-                return False
-            return auth.verify_password(record, password)
+            return auth.verify_user(record, password)
         finally:
             with self._lock:
                 self._checking -= 1
 
     def _remembered(self, entry: bytes, generation: int) -> bool:
         with self._lock:
-            if generation != self._generation:
+            if generation != self._generation:  # the users changed: forget every check
                 self._verified.clear()
                 self._generation = generation
                 return False
-            expires = self._verified.get(entry)
-            if expires is None:
-                return False
-            if self._clock() >= expires:
-                del self._verified[entry]
-                return False
-            self._verified.move_to_end(entry)
+        if entry not in self._verified:
+            return False
+        with self._lock:
             self._counts["remembered"] += 1
-            return True
+        return True
 
     def _remember(self, entry: bytes, generation: int) -> None:
         with self._lock:
-            if generation != self._generation:
-                return  # the users changed while this was checked
-            self._verified[entry] = self._clock() + self._cache_ttl
-            self._verified.move_to_end(entry)
-            while len(self._verified) > self._cache_size:
-                self._verified.popitem(last=False)
+            if generation == self._generation:  # not if the users changed during the check
+                self._verified.add(entry)
