@@ -2,6 +2,7 @@
 
     python -m bench.http_servers            # prints the tables (a few minutes)
     python -m bench.http_servers --quick    # fewer requests, for a smoke run
+    python -m bench.http_servers --only "s3pypi serve (waitress)" "python -m http.server"
 
 The same index (a directory with 20 projects, 3 versions each, published by `s3pypi upload`)
 is served by:
@@ -89,21 +90,25 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="servers to run (default: all)")
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
-    venv = _venv("http-servers", [*CANDIDATES, "-e", str(ROOT)])
-    python = str(venv / "bin" / "python")
+    patience = 3.0 if args.quick else 40.0
     with tempfile.TemporaryDirectory(prefix="s3pypi-http-bench-") as tmp:
         work = Path(tmp)
-        index, flat, users, htpasswd = _make_index(work, python)
-        servers = _servers(python, venv, index, flat, users, htpasswd)
+        index, flat = _make_index(work)
+        servers = _servers(index, flat)
         if args.only:
             servers = [s for s in servers if s.name in args.only]
+        if any("{venv}" in " ".join(s.command) for s in servers):
+            venv = _venv("http-servers", [*CANDIDATES, "-e", str(ROOT)])
+            for server in servers:
+                server.command = [c.replace("{venv}", str(venv)) for c in server.command]
+            _write_htpasswd(work / "htpasswd", venv)
         speed, flood, robust = [], [], []
         for server in servers:
             print(f"bench: {server.name}", file=sys.stderr)
             try:
                 with _running(server, work):
                     speed.append(_speed(server, scale))
-                    robust.append(_robustness(server))
+                    robust.append(_robustness(server, patience))
                 if server.auth:
                     with _running(server, work, auth=True):
                         flood.append(_flood(server))
@@ -114,9 +119,9 @@ def main() -> None:
     _print("Robustness", robust)
 
 
-def _make_index(work: Path, python: str) -> tuple[Path, Path, Path, Path]:
+def _make_index(work: Path) -> tuple[Path, Path]:
     """20 projects x 3 versions (wheel + sdist), published into a directory index by
-    `s3pypi upload`; the same files flat for pypiserver; a users file and an htpasswd."""
+    `s3pypi upload`; the same files flat for pypiserver; alice in `users.json`."""
     flat = work / "packages"
     flat.mkdir()
     for p in range(PROJECTS):
@@ -135,24 +140,26 @@ def _make_index(work: Path, python: str) -> tuple[Path, Path, Path, Path]:
     )  # fmt: skip
     from s3pypi_core import auth
 
-    users = work / "users.json"
-    users.write_text(json.dumps({"alice": auth.hash_password(PASSWORD)}))
-    htpasswd = work / "htpasswd"
+    (work / "users.json").write_text(json.dumps({"alice": auth.hash_password(PASSWORD)}))
+    return index, flat
+
+
+def _write_htpasswd(path: Path, venv: Path) -> None:
+    """alice's password for pypiserver, hashed as `htpasswd -B` does (bcrypt)."""
     subprocess.run(
-        [python, "-c", "import sys; from passlib.apache import HtpasswdFile as H; "
-         "h = H(sys.argv[1], new=True, default_scheme='bcrypt'); h.set_password('alice', "
-         "sys.argv[2]); h.save()", str(htpasswd), PASSWORD],
+        [str(venv / "bin" / "python"), "-c", "import sys; from passlib.apache import "
+         "HtpasswdFile as H; h = H(sys.argv[1], new=True, default_scheme='bcrypt'); "
+         "h.set_password('alice', sys.argv[2]); h.save()", str(path), PASSWORD],
         check=True,
     )  # fmt: skip
-    return index, flat, users, htpasswd
 
 
-def _servers(
-    python: str, venv: Path, index: Path, flat: Path, users: Path, htpasswd: Path
-) -> list[Server]:
+def _servers(index: Path, flat: Path) -> list[Server]:
+    """The servers, `{venv}` standing for the candidates' virtual environment."""
     ours = lambda name: f"/{name}/"  # noqa: E731
     env = {"BENCH_INDEX": str(index), "PYTHONPATH": str(ROOT)}
-    bin_ = venv / "bin"
+    python = "{venv}/bin/python"
+    bin_ = Path("{venv}/bin")
     return [
         Server(
             "s3pypi serve (waitress)",
@@ -180,7 +187,7 @@ def _servers(
         ),
         Server(
             "python -m http.server",
-            [python, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(index),
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(index),
              "{port}"],
             ours,
         ),
@@ -375,7 +382,7 @@ def _flood(server: Server) -> Row:
     return row
 
 
-def _robustness(server: Server) -> Row:
+def _robustness(server: Server, patience: float) -> Row:
     row = Row(server.name)
     page = _pages(server)[0].encode()
     smuggled = b"GET " + page + b" HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -393,7 +400,7 @@ def _robustness(server: Server) -> Row:
     row.figures["100 KB header"] = _raw(
         server.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", _status
     )
-    row.figures["half-sent request"] = _half_sent(server.port)
+    row.figures["half-sent request"] = _half_sent(server.port, patience)
     return row
 
 
@@ -416,15 +423,15 @@ def _status(data: bytes) -> str:
     return first.split(" ", 2)[1] if first.startswith("HTTP/") else "?"
 
 
-def _half_sent(port: int) -> str:
-    """How long a connection that sent half a request line is kept (up to 40 s)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=40) as s:
+def _half_sent(port: int, patience: float) -> str:
+    """How long a connection that sent half a request line is kept (up to `patience`)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=patience) as s:
         s.sendall(b"GET / HT")
         start = time.monotonic()
         try:
             s.recv(1024)
         except TimeoutError:
-            return "kept > 40 s"
+            return f"kept > {patience:.0f} s"
         except OSError:
             pass
         return f"closed after {time.monotonic() - start:.0f} s"
