@@ -10,15 +10,12 @@ import stat
 import string
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from s3pypi_core import auth
-from tests.conftest import REGION
 
 PUT_USER = Path(__file__).parent.parent / "auth_lambda" / "put_user.py"
 
@@ -32,16 +29,6 @@ def put_user(*args: str | Path, input: str | None = None) -> subprocess.Complete
         timeout=120,
         check=False,
     )
-
-
-@pytest.fixture
-def domain() -> str:
-    return f"pypi-{uuid.uuid4().hex[:8]}.example.com"
-
-
-@pytest.fixture
-def ssm(moto_endpoint: str) -> Any:
-    return boto3.client("ssm", endpoint_url=moto_endpoint, region_name=REGION)
 
 
 def stored(ssm: Any, domain: str, user: str) -> dict[str, Any]:

@@ -34,13 +34,6 @@ def users_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def published(bucket: Bucket, run: Run, dist_dir: Path) -> Bucket:
-    result = run("upload", dist_dir / "*", "--bucket", bucket.name, "--put-root-index")
-    assert result.exit_code == 0, result.output
-    return bucket
-
-
 def test_missing_or_wrong_credentials_get_401(
     published: Bucket, users_file: Path, tmp_path: Path
 ) -> None:
