@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def one_line(text: object, sep: str = " ") -> str:
+    """`text` (an error, a message from a library) as one line: what a user error prints."""
+    return sep.join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 class S3PyPIError(Exception):
     """Base class: the message is a complete sentence for the user."""
 
