@@ -3,12 +3,17 @@
 What a publish writes besides the simple API, all derived from the pages, all static (so the
 bucket behind CloudFront serves them with no server):
 
-- `[P/]pypi/NAME/VERSION/json`, once per release, before the page names the release: the
-  release's core metadata as PyPI's JSON `info`, with the README rendered (`_readme`); then
-  rewritten when its files change (another wheel, a yank);
-- `[P/]pypi/NAME/json`, after the page: the latest release's `info` and every release's files;
-- `[P/]NAME/browse.html`, a small page that loads the view's script and style (`[P/]_s3pypi/`,
-  named by their content, written once per s3pypi version) and `[P/]browse.html` for the root.
+- `[P/]NAME/VERSION/json` (PyPI's `/pypi/NAME/VERSION/json`), once per release, before the
+  page names the release: the release's core metadata as PyPI's JSON `info`, with the README
+  rendered (`_readme`); then rewritten when its files change (another wheel, a yank);
+- `[P/]NAME/json` (PyPI's `/pypi/NAME/json`), after the page: the latest release's `info` and
+  every release's files;
+- `[P/]NAME/browse.html`, a small page that loads the view's script and style
+  (`[P/]browse.HASH.js`, named by their content, written once per s3pypi version), and
+  `[P/]browse.html` for the root.
+
+Everything stays inside the project's directory or beside the root page: s3pypi 2.x, which
+may share the bucket during a migration, takes every top-level directory for a project.
 
 `routing` sends a browser asking for `/[P/]NAME/` to `browse.html`; the script reads the JSON
 documents and renders the project. The documents are derived from the project page and carry
@@ -38,7 +43,6 @@ from s3pypi_core.index import Index, IndexFile
 from s3pypi_core.layout import (
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
-    VIEW_DIR,
     IndexLayout,
     content_type_for,
 )
@@ -103,8 +107,8 @@ def browse_page(project: str | None) -> bytes:
         '<meta name="color-scheme" content="light dark">\n'
         f"<title>{html.escape(title)}</title>\n"
         f'<link rel="icon" href="{icon}">\n'
-        f'<link rel="stylesheet" href="{up}{VIEW_DIR}/{css}">\n'
-        f'<script src="{up}{VIEW_DIR}/{js}" defer></script>\n'
+        f'<link rel="stylesheet" href="{up}{css}">\n'
+        f'<script src="{up}{js}" defer></script>\n'
         "</head>\n"
         f'<body data-view="{"project" if project else "index"}"{attributes}>\n'
         '<noscript><p class="noscript">This page needs JavaScript. The simple index is at '
@@ -185,8 +189,10 @@ class BrowseView:
             info = infos.get(version)
             if info is None:
                 continue
+            # The serial the page will have if its first write goes through, as it nearly
+            # always does; otherwise the document is derived again from the page written.
             document = release_document(
-                info, preview, version, self.url_base(project), before.serial
+                info, preview, version, self.url_base(project), before.serial + 1
             )
             key = self.layout.pypi_release(project, version)
             try:
@@ -276,12 +282,12 @@ class BrowseView:
         live = versions_of(page) if page is not None and page.files else set()
         for version in sorted(stored_releases - live):
             self.storage.delete(self.layout.pypi_release(project, version))
-            changes.append(f"removed pypi/{project}/{version}/json")
+            changes.append(f"removed {version}/json")
         if page is None or not live:
             for key in (self.layout.pypi_project(project), self.layout.browse_page(project)):
                 if self.storage.head(key) is not None:
                     self.storage.delete(key)
-                    changes.append(f"removed {key.removeprefix(self.layout.files_prefix())}")
+                    changes.append(f"removed {key.rsplit('/', 1)[-1]}")
             return changes
         written = _Written()
         for version in sorted(live):
@@ -293,12 +299,14 @@ class BrowseView:
                 info = info_from_metadata(metadata) if metadata else minimal_info(page, version)
             written.infos[version] = info
             document = release_document(info, page, version, self.url_base(project), page.serial)
+            if stored and stored[0] and _same_but_serial(stored[0], document):
+                continue  # the page changed, not this release
             if self._replace(key, document, stored, same_serial=True):
-                changes.append(f"wrote pypi/{project}/{version}/json")
+                changes.append(f"wrote {version}/json")
         if self._update_project(project, page, ReleaseInfos(), written, same_serial=True):
-            changes.append(f"wrote pypi/{project}/json")
+            changes.append("wrote json")
         if self._put_page(self.layout.browse_page(project), browse_page(project), unless_same=True):
-            changes.append(f"wrote {project}/browse.html")
+            changes.append("wrote browse.html")
         return changes
 
     # The documents
@@ -313,7 +321,7 @@ class BrowseView:
             if early
             else None
         )
-        if early and derived_early and _same_but_serial(early, derived_early):
+        if early is not None and early == derived_early:
             return  # what was written before the page is what the page says
         for _attempt in backoff(MAX_DOCUMENT_ATTEMPTS):
             stored = self._read(key)
@@ -401,7 +409,8 @@ class BrowseView:
         return True
 
     def _stored_releases(self, project: str) -> set[str]:
-        directory = self.layout.pypi_project(project).removesuffix("json")
+        """The versions whose release documents are stored (`[P/]NAME/VERSION/json`)."""
+        directory = self.layout.project_dir(project)
         found = set()
         for obj in self.storage.list(directory):
             version, slash, name = obj.key[len(directory) :].partition("/")

@@ -16,9 +16,6 @@ from s3pypi_core.routing import BROWSE_PAGE
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 PYPI_JSON_CONTENT_TYPE = "application/json"
-VIEW_DIR = "_s3pypi"
-"""The scripts and styles of the human view (not a project name: those start with a letter or
-digit)."""
 
 PAGE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -43,7 +40,7 @@ def content_type_for(key: str) -> str:
     """The Content-Type an index object is served with (pages are keys ending in `/`)."""
     if key.endswith("/") or not key:
         return HTML_CONTENT_TYPE
-    if key.rsplit("/", 1)[-1] == "json":  # PyPI's JSON API, `[P/]pypi/NAME[/VERSION]/json`
+    if key.rsplit("/", 1)[-1] == "json":  # PyPI's JSON API, `[P/]NAME[/VERSION]/json`
         return PYPI_JSON_CONTENT_TYPE
     for extension, content_type in _CONTENT_TYPES.items():
         if key.endswith(extension):
@@ -105,15 +102,18 @@ class IndexLayout:
         return self._join(*([project] if project else []), BROWSE_PAGE)
 
     def view_asset(self, name: str) -> str:
-        return self._join(VIEW_DIR, name)
+        """A script or style of the human view: a file beside the root page (a directory
+        there would be taken for a project by s3pypi 2.x's --put-root-index)."""
+        return self._join(name)
 
     def pypi_project(self, project: str) -> str:
-        """PyPI's project JSON (`/pypi/NAME/json`)."""
-        return self._join("pypi", project, "json")
+        """PyPI's project JSON (served at `/pypi/NAME/json` too): in the project's directory,
+        where Renovate and Dependabot look when given the index URL."""
+        return self._join(project, "json")
 
     def pypi_release(self, project: str, version: str) -> str:
-        """PyPI's release JSON (`/pypi/NAME/VERSION/json`)."""
-        return self._join("pypi", project, version, "json")
+        """PyPI's release JSON (served at `/pypi/NAME/VERSION/json` too)."""
+        return self._join(project, version, "json")
 
     def files_prefix(self) -> str:
         """The key prefix under which all projects live."""

@@ -9,9 +9,10 @@ CloudFront Function (JavaScript) implements the same rule, checked against the s
   view (`[P/]NAME/browse.html`, `[P/]browse.html`) for a browser;
 - without a prefix the root page is `index.html` (an object key cannot be empty); with
   `--index.html` every page is `.../index.html`;
-- `/[P/]NAME/json` is PyPI's project JSON (`[P/]pypi/NAME/json`), where tools that are given
-  the index URL (Renovate, Dependabot) look for it;
-- any other path is an object key as is (distributions, `.metadata` files, `pypi/...`).
+- `/[P/]pypi/NAME/json` and `/[P/]pypi/NAME/VERSION/json` are PyPI's JSON API, kept in the
+  project's directory (`[P/]NAME/json`, where tools given the index URL look: Renovate,
+  Dependabot);
+- any other path is an object key as is (distributions, `.metadata` files).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ _JSON_ALIASES = (JSON_TYPE, "application/vnd.pypi.simple.latest+json")
 _HTML_ALIASES = (*HTML_TYPES, "application/vnd.pypi.simple.latest+html")
 _SIMPLE_API_PREFIX = "application/vnd.pypi.simple."
 _XHTML = "application/xhtml+xml"
-# `/[P/]NAME/json` for a normalized NAME, unless it already is `/[P/]pypi/NAME/json`.
-_PROJECT_JSON_ALIAS = re.compile(r"(/(?:[^/]+/)*?)([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)/json")
+# `/[P/]pypi/NAME/json` and `/[P/]pypi/NAME/VERSION/json`, for a normalized NAME.
+_PYPI_JSON_API = re.compile(
+    r"(/(?:[^/]+/)*?)pypi/([a-z0-9](?:[a-z0-9-]*[a-z0-9])?/(?:[^/]+/)?json)"
+)
 
 
 def _accepted(accept: str) -> Iterator[tuple[str, float]]:
@@ -100,6 +103,6 @@ def object_key(path: str, accept: str | None = None, *, index_html: bool = False
             path += BROWSE_PAGE
         elif index_html or path == "/":
             path += "index.html"
-    elif (match := _PROJECT_JSON_ALIAS.fullmatch(path)) and not match.group(1).endswith("/pypi/"):
-        path = f"{match.group(1)}pypi/{match.group(2)}/json"
+    elif match := _PYPI_JSON_API.fullmatch(path):
+        path = match.group(1) + match.group(2)
     return path[1:]

@@ -7,7 +7,8 @@
 //   for a browser (it accepts application/xhtml+xml, which no installer names);
 // - the root page without a prefix is `index.html` (an object key cannot be empty); with
 //   INDEX_HTML (buckets published with `--index.html`) every HTML page is `.../index.html`;
-// - `/[P/]NAME/json` is PyPI's project JSON `[P/]pypi/NAME/json` (Renovate, Dependabot);
+// - `/[P/]pypi/NAME/json` and `/[P/]pypi/NAME/VERSION/json` are PyPI's JSON API, kept in the
+//   project's directory (`[P/]NAME/json`, where Renovate and Dependabot look);
 // - any other path is an object key as is (distributions, `.metadata` files).
 //
 // Terraform replaces the next line with the module's `index_html` setting.
@@ -23,8 +24,8 @@ var WILDCARD_TYPES = ["*/*", "text/*"];
 var SIMPLE_API_PREFIX = "application/vnd.pypi.simple.";
 var XHTML_TYPE = "application/xhtml+xml";
 var BROWSE_PAGE = "browse.html";
-// `/[P/]NAME/json` for a normalized NAME, unless it already is `/[P/]pypi/NAME/json`.
-var PROJECT_JSON_ALIAS = /^(\/(?:[^\/]+\/)*?)([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\/json$/;
+// `/[P/]pypi/NAME/json` and `/[P/]pypi/NAME/VERSION/json`, for a normalized NAME.
+var PYPI_JSON_API = /^(\/(?:[^\/]+\/)*?)pypi\/([a-z0-9](?:[a-z0-9-]*[a-z0-9])?\/(?:[^\/]+\/)?json)$/;
 
 // The quality of a `q=` parameter; anything unparsable counts as 0, as in routing.py.
 function quality(params) {
@@ -98,9 +99,9 @@ function handler(event) {
       uri += "index.html";
     }
   } else {
-    var alias = PROJECT_JSON_ALIAS.exec(uri);
-    if (alias && alias[1].slice(-6) !== "/pypi/") {
-      uri = alias[1] + "pypi/" + alias[2] + "/json";
+    var api = PYPI_JSON_API.exec(uri);
+    if (api) {
+      uri = api[1] + api[2];
     }
   }
   // S3 reads a literal '+' in a path as a space; '%2B' is the '+' of a local version.
