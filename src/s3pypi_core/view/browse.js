@@ -350,7 +350,7 @@
 
     var hero = el("section", { class: "hero project-hero" },
       el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "../", text: "All projects" }), " / ", name),
-      el("h1", null, name, version ? el("span", { class: "version", text: version }) : null),
+      el("h1", null, name, version ? [" ", el("span", { class: "version", text: version })] : null),
       info.summary ? el("p", { class: "summary", text: info.summary }) : null,
       notices,
       el("div", { class: "install", role: "group", "aria-label": "Install" },
