@@ -131,7 +131,12 @@ def page_at(url: str, **options: Any) -> Iterator[tuple[Any, list[str]]]:
     with browser(**options) as context:
         page = context.new_page()
         problems: list[str] = []
-        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+
+        def on_dialog(dialog: Any) -> None:
+            problems.append(f"dialog: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
         page.on(
             "console",
@@ -339,11 +344,14 @@ def test_pip_and_uv_receive_the_same_bytes_with_and_without_the_view(
 
 def _install(cdn: Edge, workdir: Path) -> None:
     python = make_venv(workdir / "venv")
-    done = pip("--python", python, "install", "acme-app", "acme-lib==2.0", index_url=cdn.url)
+    done = pip("--python", python, "install", "acme-lib==2.0", "evil", index_url=cdn.url)
     assert done.returncode == 0, done.stderr
+    # acme-app needs a project this index lacks: downloaded only.
+    downloaded = pip("download", "--no-deps", "-d", workdir / "d", "acme-app", index_url=cdn.url)
+    assert downloaded.returncode == 0, downloaded.stderr
     compiled = uv(
         "pip", "compile", "-", "--python", sys.executable, "--no-header",
-        index_url=cdn.url, input="acme-app\n",
+        index_url=cdn.url, input="acme-lib\nevil\n",
     )  # fmt: skip
     assert compiled.returncode == 0, compiled.stderr
     shutil.rmtree(workdir)
