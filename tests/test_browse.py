@@ -122,7 +122,8 @@ def test_the_json_api_is_served_where_tools_look(published: Bucket, tmp_path: Pa
 
 
 def test_yank_and_delete_keep_the_documents_true(published: Bucket, run: Run) -> None:
-    yank = run("yank", "hello-world", "1.1", "--reason", "broken", "--bucket", published.name)
+    # Versions compare as PEP 440 versions: 1.1.0 is the release 1.1.
+    yank = run("yank", "hello-world", "1.1.0", "--reason", "broken", "--bucket", published.name)
     assert yank.exit_code == 0, yank.output
 
     project = document(published, "hello-world/json")
@@ -131,7 +132,7 @@ def test_yank_and_delete_keep_the_documents_true(published: Bucket, run: Run) ->
     release = document(published, "hello-world/1.1/json")
     assert (release["info"]["yanked"], release["info"]["yanked_reason"]) == (True, "broken")
 
-    assert run("delete", "hello-world", "1.0", "--bucket", published.name).exit_code == 0
+    assert run("delete", "hello-world", "1.0.0", "--bucket", published.name).exit_code == 0
     project = document(published, "hello-world/json")
     assert list(project["releases"]) == ["1.1"]
     assert "hello-world/1.0/json" not in published.keys()

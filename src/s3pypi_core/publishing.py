@@ -365,7 +365,8 @@ class Publisher:
             log.info("Deleting %s", filename)
             self.storage.delete(self.layout.metadata(project, filename))
             self.storage.delete(self.layout.file(project, filename))
-        self.browse.after_removal(project, page.page if page.exists else None, {str(wanted)})
+        versions = {str(parse_filename(filename)[1]) for filename in removed}
+        self.browse.after_removal(project, page.page if page.exists else None, versions)
         if not page.exists:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _remove_project(root, project), create=False)
@@ -386,7 +387,8 @@ class Publisher:
         with self.locker(project):
             page = self.pages.update_project(project, mark, create=False)
             if touched and page.exists:
-                self.browse.after_change(project, page.page, {str(wanted)})
+                versions = {str(parse_filename(filename)[1]) for filename in touched}
+                self.browse.after_change(project, page.page, versions)
         if not touched:
             raise NotFound(f"no files of {project} {version} in {self.storage.url()}")
         return sorted(touched)
