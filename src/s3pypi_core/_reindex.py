@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
+from packaging.version import Version
+
 from s3pypi_core import __prog__
 from s3pypi_core._inventory import (
     Inventory,
@@ -25,7 +27,7 @@ from s3pypi_core._inventory import (
     where,
 )
 from s3pypi_core._pages import PageVersion
-from s3pypi_core.distribution import sha256_hex
+from s3pypi_core.distribution import parse_filename, sha256_hex
 from s3pypi_core.exceptions import InvalidDistribution, WriteConflict
 from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
 from s3pypi_core.layout import FILE_CACHE_CONTROL, IndexLayout, content_type_for
@@ -63,7 +65,11 @@ class _Plan:
 
 
 def reindex(
-    publisher: Publisher, names: Iterable[str] = (), *, rehash: bool = False
+    publisher: Publisher,
+    names: Iterable[str] = (),
+    *,
+    rehash: bool = False,
+    put_root_index: bool = False,
 ) -> list[Change]:
     """Rebuild the pages of the named projects (all when none) from the objects in the store.
 
@@ -86,7 +92,9 @@ def reindex(
             )
         )
     changes = [change for project_changes in found for change in project_changes]
-    changes += _reindex_root(publisher, inventory, projects if names else None)
+    changes += _reindex_root(publisher, inventory, projects if names else None, put_root_index)
+    if publisher.browse.ensure_view():
+        changes.append(Change("(root)", "wrote the browse page and the view's files"))
     return changes
 
 
@@ -116,6 +124,13 @@ def _reindex_project(
             delete_if_empty=True,
             first=current,
         )
+        # What the human view needs (PyPI's JSON with the READMEs, the browse page), after the
+        # page: it is derived from it.
+        view_changes = publisher.browse.rebuild(
+            project,
+            page.page if page.exists else None,
+            lambda version: _release_metadata(publisher.storage, layout, objects, version, plan),
+        )
     changes = wrote + plan.changes
     if moving_from is not None and page.exists:
         changes.append(
@@ -124,7 +139,33 @@ def _reindex_project(
         )
     elif not current.json_current or not current.html_current:
         changes.append("pages rewritten (HTML and JSON)" if page.exists else "pages removed")
-    return [Change(project, message) for message in changes]
+    return [Change(project, message) for message in changes + view_changes]
+
+
+def _release_metadata(
+    storage: Storage, layout: IndexLayout, objects: ProjectObjects, version: str, plan: _Plan
+) -> bytes | None:
+    """The core metadata of one release: from a `.metadata` file (just written or stored),
+    else read from one of its distributions."""
+    wanted = Version(version)
+    filenames = sorted(
+        (name for name in objects.dists if parse_filename(name)[1] == wanted),
+        key=lambda name: (not name.endswith(".whl"), name),
+    )
+    for filename in filenames:
+        key = layout.metadata(objects.name, filename)
+        if key in plan.metadata:
+            return plan.metadata[key]
+        if filename in objects.metadata and (blob := storage.get(key)) is not None:
+            return blob.body
+    for filename in filenames:
+        try:
+            dist = read_remote_distribution(storage, objects.dists[filename].key, filename)
+        except InvalidDistribution:
+            continue
+        if dist is not None:
+            return dist.metadata
+    return None
 
 
 def _rewrite_unless_exact(
@@ -294,10 +335,11 @@ def _apply(index: Index, plan: _Plan) -> bool:
 
 
 def _reindex_root(
-    publisher: Publisher, inventory: Inventory, only: list[str] | None
+    publisher: Publisher, inventory: Inventory, only: list[str] | None, create: bool = False
 ) -> list[Change]:
-    """Make an existing root page list exactly the projects that have files."""
-    if not inventory.root_pages:
+    """Make an existing root page (or, with `create`, a new one) list exactly the projects
+    that have files."""
+    if not inventory.root_pages and not create:
         return []
     storage, layout = publisher.storage, publisher.layout
     with_files = {

@@ -279,15 +279,23 @@ def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> N
 @click.option(
     "--rehash", is_flag=True, help="Read every file again, also those the pages fully describe."
 )
+@click.option(
+    "--put-root-index",
+    is_flag=True,
+    help="Write the root page (the project list) if the index has none.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
 @verbose_option
 @handle_errors
-def reindex(cfg: Config, names: tuple[str, ...], rehash: bool, dry_run: bool) -> None:
+def reindex(
+    cfg: Config, names: tuple[str, ...], rehash: bool, put_root_index: bool, dry_run: bool
+) -> None:
     """Rebuild the pages (all, or the named projects') from the objects in the index.
 
-    Also writes missing .metadata files, and upgrades a bucket written by s3pypi 2.x in place.
+    Also writes missing .metadata files and what the human view needs (PyPI's JSON, READMEs,
+    browse pages), and upgrades a bucket written by s3pypi 2.x or an older s3pypi in place.
     """
-    changes = reindex_index(cfg, names, rehash=rehash)
+    changes = reindex_index(cfg, names, rehash=rehash, put_root_index=put_root_index)
     for change in changes:
         click.echo(f"{'(dry run) ' if dry_run else ''}{change}")
     if not changes:

@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from s3pypi_core import __prog__
 from s3pypi_core._pages import PageStore, PageVersion, backoff
+from s3pypi_core.browse import BrowseView, ReleaseInfos
 from s3pypi_core.distribution import (
     Distribution,
     find_distributions,
@@ -184,6 +185,7 @@ class Publisher:
         self.layout = layout
         self.locker = locker
         self.pages = PageStore(storage, layout)
+        self.browse = BrowseView(storage, layout)
 
     # Upload
 
@@ -248,6 +250,7 @@ class Publisher:
             else:
                 result.uploaded.append(dist)
                 records[dist.project].append(record)
+        infos = {p: ReleaseInfos(d for d in result.uploaded if d.project == p) for p in by_project}
 
         # Every project, even one whose files were all there already: a publisher killed
         # between writing a JSON page and its HTML page left them apart, and this mends them
@@ -255,7 +258,10 @@ class Publisher:
         projects = sorted(by_project)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             is_new = list(
-                pool.map(lambda p: self._publish_page(p, listed[p], records[p]), projects)
+                pool.map(
+                    lambda p: self._publish_page(p, listed[p], records[p], infos[p], force),
+                    projects,
+                )
             )
         result.pages = [
             self.storage.url(self.layout.project_dir(p)) for p in projects if records[p]
@@ -263,11 +269,19 @@ class Publisher:
         return result, [p for p, new in zip(projects, is_new, strict=True) if new]
 
     def _publish_page(
-        self, project: str, before: PageVersion[Index], records: list[IndexFile]
+        self,
+        project: str,
+        before: PageVersion[Index],
+        records: list[IndexFile],
+        infos: ReleaseInfos,
+        force: bool,
     ) -> bool:
-        """Put the new records on the project's pages; whether the root page may lack it."""
+        """Put the new records on the project's pages (and the human view's documents around
+        them); whether the root page may lack the project."""
         was_new = not before.exists or not (before.json_current and before.html_current)
         seen_empty = False
+        # Release documents before the page that names their files.
+        early = self.browse.before_page(project, before.page, records, infos, force)
 
         def add(index: Index) -> bool:
             nonlocal seen_empty
@@ -275,6 +289,9 @@ class Publisher:
             return _put_records(index, records)
 
         page = self.pages.update_project(project, add, create=bool(records), first=before)
+        if records and page.exists:
+            versions = {str(v) for r in records if (v := r.version) is not None}
+            self.browse.after_page(project, page.page, versions, infos, early)
         return (was_new or seen_empty) and page.exists
 
     def _put_distribution(
@@ -367,6 +384,8 @@ class Publisher:
             log.info("Deleting %s", filename)
             self.storage.delete(self.layout.metadata(project, filename))
             self.storage.delete(self.layout.file(project, filename))
+        versions = {str(parse_filename(filename)[1]) for filename in removed}
+        self.browse.after_removal(project, page.page if page.exists else None, versions)
         if not page.exists:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _remove_project(root, project), create=False)
@@ -385,7 +404,10 @@ class Publisher:
             return any(record.yanked != reason for record in found)
 
         with self.locker(project):
-            self.pages.update_project(project, mark, create=False)
+            page = self.pages.update_project(project, mark, create=False)
+            if touched and page.exists:
+                versions = {str(parse_filename(filename)[1]) for filename in touched}
+                self.browse.after_change(project, page.page, versions)
         if not touched:
             raise NotFound(f"no files of {project} {version} in {self.storage.url()}")
         return sorted(touched)
