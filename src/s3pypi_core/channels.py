@@ -43,7 +43,7 @@ from s3pypi_core.exceptions import (
 from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
 from s3pypi_core.layout import FILE_CACHE_CONTROL, IndexLayout, content_type_for
 from s3pypi_core.publishing import MAX_CREATE_ATTEMPTS, UPLOAD_THREADS, Publisher
-from s3pypi_core.storage import Storage, StoredObject
+from s3pypi_core.storage import DryRunStorage, Storage, StoredObject
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -296,7 +296,8 @@ def _copy_file(
     target = destination.layout.file(project, record.filename)
     storage = destination.storage
     if plan.copy:
-        log.info("Copying %s to %s", source.url(key), storage.url(target))
+        if not isinstance(storage, DryRunStorage):  # which reports the copy itself
+            log.info("Copying %s to %s", source.url(key), storage.url(target))
         for _attempt in backoff(MAX_CREATE_ATTEMPTS):
             try:
                 if not storage.copy_from(
