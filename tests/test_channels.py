@@ -284,6 +284,43 @@ def test_promote_finishes_an_interrupted_promotion_without_copying_again(
     assert ok(run("verify", "--bucket", bucket.name, "--prefix", "prod"))
 
 
+@pytest.mark.parametrize("destination", ["s3", "dir"])
+def test_a_damaged_source_file_is_not_promoted(
+    run: Run, bucket: Bucket, hello: SampleProject, tmp_path: Path, destination: str
+) -> None:
+    """A bit flipped in the source (same size): the copy is checked against the page's sha256,
+    by S3 as it copies, or while streaming; no page names it."""
+    wheel = hello.wheel("1.0.0")
+    ok(run("upload", wheel, "--bucket", bucket.name, "--prefix", "dev"))
+    damaged = bytearray(wheel.read_bytes())
+    damaged[len(damaged) // 2] ^= 1
+    bucket.client.put_object(
+        Bucket=bucket.name, Key=f"dev/hello-world/{WHEEL}", Body=bytes(damaged)
+    )
+    to = f"s3://{bucket.name}/prod" if destination == "s3" else (tmp_path / "prod").as_uri()
+
+    result = run(
+        "promote", "hello-world", "1.0.0", "--repository-url", f"s3://{bucket.name}/dev", "--to", to
+    )
+
+    expected = sha256(wheel.read_bytes())
+    assert error_line(result) == (
+        f"s3pypi: error: s3://{bucket.name}/dev/hello-world/{WHEEL} does not have the sha256 it "
+        f"should have ({expected}, "
+        + (
+            f"its copy s3://{bucket.name}/prod/hello-world/{WHEEL} has {sha256(bytes(damaged))}"
+            if destination == "s3"
+            else f"it has {sha256(bytes(damaged))}"
+        )
+        + "): run s3pypi verify"
+    )
+    if destination == "s3":
+        assert not [k for k in bucket.keys() if k.startswith("prod/") and "index" in k]
+    else:
+        assert not (tmp_path / "prod" / "hello-world" / "index.json").exists()
+        assert not (tmp_path / "prod" / "hello-world" / WHEEL).exists()
+
+
 def test_a_copy_never_overwrites_a_file_created_meanwhile(
     run: Run, bucket: Bucket, hello: SampleProject, fault_proxy: FaultProxy
 ) -> None:

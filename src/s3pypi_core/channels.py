@@ -305,6 +305,7 @@ def _copy_file(
                     key,
                     target,
                     size=record.size,
+                    sha256=record.hash.value,
                     content_type=content_type_for(target),
                     cache_control=FILE_CACHE_CONTROL,
                 ):
@@ -350,7 +351,8 @@ def _stream_copy(source: Storage, key: str, storage: Storage, target: str, expec
                 f.write(chunk)
         if digest.hexdigest() != expected.value:
             raise S3PyPIError(
-                f"{source.url(key)} does not match the sha256 on its page: run s3pypi verify"
+                f"{source.url(key)} does not have the sha256 it should have ({expected.value}, "
+                f"it has {digest.hexdigest()}): run s3pypi verify"
             )
         storage.put_file(
             target,

@@ -105,12 +105,15 @@ class Storage(ABC):
         key: str,
         *,
         size: int,
+        sha256: str,
         content_type: str,
         cache_control: str,
     ) -> bool:
         """Copy an object of `source` (another store, or this one) to `key` inside the store,
         its bytes never passing through this process; create-only, like `put_file` without
-        `overwrite`: raise `WriteConflict` if `key` exists. Return False when this store cannot
+        `overwrite`: raise `WriteConflict` if `key` exists. `sha256` is the hex digest the
+        bytes must have: the store checks the copy against it and raises `S3PyPIError` when it
+        differs (the copy then stays, named by no page). Return False when this store cannot
         copy from that source (the caller then streams the bytes through `put_file`)."""
         return False
 

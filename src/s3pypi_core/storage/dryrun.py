@@ -57,6 +57,7 @@ class DryRunStorage(Storage):
         key: str,
         *,
         size: int,
+        sha256: str,
         content_type: str,
         cache_control: str,
     ) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import random
@@ -13,7 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3pypi_core import __prog__, _aws
-from s3pypi_core.exceptions import ConditionalWritesUnsupported, StorageError, WriteConflict
+from s3pypi_core.exceptions import (
+    ConditionalWritesUnsupported,
+    S3PyPIError,
+    StorageError,
+    WriteConflict,
+)
 from s3pypi_core.storage.base import Blob, ProgressCallback, Storage, StoredObject, Stream
 
 if TYPE_CHECKING:
@@ -236,11 +242,13 @@ class S3Storage(Storage):
         key: str,
         *,
         size: int,
+        sha256: str,
         content_type: str,
         cache_control: str,
     ) -> bool:
         """CopyObject, within a bucket or across buckets, when the source is S3 at the same
-        endpoint (this store's credentials must be able to read it), with If-None-Match."""
+        endpoint (this store's credentials must be able to read it), with If-None-Match; S3
+        computes the copy's SHA-256 as it writes it, and it is checked against `sha256`."""
         if not isinstance(source, S3Storage) or size > MAX_COPY_SIZE:
             return False
         if source.client.meta.endpoint_url != self.client.meta.endpoint_url:
@@ -250,6 +258,7 @@ class S3Storage(Storage):
             "Key": key,
             "CopySource": {"Bucket": source.cfg.bucket, "Key": source_key},
             "MetadataDirective": "REPLACE",
+            "ChecksumAlgorithm": "SHA256",
             "ContentType": content_type,
             "CacheControl": cache_control,
             **self.cfg.put_kwargs,
@@ -263,7 +272,15 @@ class S3Storage(Storage):
                 raise StorageError(f"{source.url(source_key)} does not exist") from error
 
         with _aws.errors(f"copying {source.url(source_key)} to {self.url(key)}", on_client_error):
-            self.client.copy_object(**args)
+            result = self.client.copy_object(**args)["CopyObjectResult"]
+        # An S3-compatible store that computes no checksum is trusted to copy bytes exactly.
+        checksum = result.get("ChecksumSHA256")
+        copied = base64.b64decode(checksum).hex() if checksum else sha256
+        if copied != sha256:
+            raise S3PyPIError(
+                f"{source.url(source_key)} does not have the sha256 it should have "
+                f"({sha256}, its copy {self.url(key)} has {copied}): run s3pypi verify"
+            )
         return True
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
