@@ -20,7 +20,7 @@ from click.testing import Result
 
 from s3pypi_core._pages import PageStore
 from s3pypi_core.config import Config
-from s3pypi_core.index import Index, RootIndex
+from s3pypi_core.index import Hash, Index, RootIndex
 from s3pypi_core.layout import FILE_CACHE_CONTROL
 from s3pypi_core.locking import lock_id, open_locker
 from tests.conftest import BIN, REGION, Bucket
@@ -147,20 +147,21 @@ def test_promote_between_buckets_and_pip_installs_from_the_destination(
 ) -> None:
     ok(run("upload", hello.root / "*", "--bucket", bucket.name, "--put-root-index"))
     ok(run("yank", "hello-world", "1.1", "--reason", "broken", "--bucket", bucket.name))
-    promote = ("--bucket", bucket.name, "--to", f"s3://{other_bucket.name}")
+    promote = ("--bucket", bucket.name, "--to", f"s3://{other_bucket.name}/prod")
 
     ok(run("promote", "hello-world", "1.0.0", *promote))
     ok(run("promote", "hello-world", "1.1", *promote))
 
+    page = json_page(other_bucket.read, "prod/")
     for name in (WHEEL, SDIST, "hello_world-1.1-py3-none-any.whl"):
-        assert other_bucket.read(f"hello-world/{name}") == bucket.read(f"hello-world/{name}")
-    assert json_page(other_bucket.read, "").files["hello_world-1.1-py3-none-any.whl"].yanked == (
-        "broken"
-    )
+        data = other_bucket.read(f"prod/hello-world/{name}")
+        assert data == bucket.read(f"hello-world/{name}")
+        assert page.files[name].hash == Hash("sha256", sha256(data))
+    assert page.files["hello_world-1.1-py3-none-any.whl"].yanked == "broken"
     # The destination had no root page, and none was asked for.
-    assert "index.json" not in other_bucket.keys()
-    assert ok(run("verify", "--bucket", other_bucket.name))
-    with serving("--bucket", other_bucket.name, log_dir=tmp_path) as server:
+    assert "prod/index.json" not in other_bucket.keys()
+    assert ok(run("verify", "--bucket", other_bucket.name, "--prefix", "prod"))
+    with serving("--bucket", other_bucket.name, "--prefix", "prod", log_dir=tmp_path) as server:
         python = make_venv(tmp_path / "venv")
         installed = pip("--python", python, "install", "hello-world", index_url=server.url)
     assert installed.returncode == 0, installed.stderr
@@ -620,6 +621,42 @@ def test_prune_older_than_removes_only_versions_uploaded_before(
     day = (datetime.now(timezone.utc) - timedelta(days=60)).strftime("%Y-%m-%d")
     assert day in result.stdout.splitlines()[2]
     assert ok(run("verify", "--bucket", bucket.name))
+
+
+def test_prune_older_than_falls_back_on_the_file_time_where_the_page_has_none(
+    run: Run, projects: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    """Pages written by s3pypi 2.x give no upload time: the object's own time counts."""
+    project = projects()
+    for version in ("1.0", "1.1", "2.0"):
+        project.wheel(version)
+    index = tmp_path / "index"
+    ok(run("upload", project.root / "*", "--repository-url", index.as_uri()))
+
+    def forget_times(page: Index) -> bool:
+        page.files = {n: replace(f, upload_time=None) for n, f in page.files.items()}
+        return True
+
+    cfg = Config.from_options(repository_url=index.as_uri())
+    PageStore(cfg.open_storage(), cfg.layout).update_project("hello-world", forget_times)
+    old = (datetime.now(timezone.utc) - timedelta(days=60)).timestamp()
+    os.utime(index / "hello-world/hello_world-1.0-py3-none-any.whl", (old, old))
+
+    result = ok(
+        run(
+            "prune",
+            "hello-world",
+            "--keep",
+            "1",
+            "--older-than",
+            "30",
+            "--repository-url",
+            index.as_uri(),
+        )
+    )
+
+    assert [line.split()[1] for line in result.stdout.splitlines()[1:-1]] == ["1.0"]
+    assert versions_of(lambda key: (index / key).read_bytes()) == ["1.1", "2.0"]
 
 
 def test_prune_only_prereleases_leaves_every_release(
