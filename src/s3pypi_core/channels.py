@@ -172,11 +172,12 @@ def promote_release(
 
     The records keep the source's hashes, sizes, Requires-Python, metadata hashes and yanked
     state; their upload time is the time of the promotion (PEP 700: when the file reached this
-    index). Copies are server-side when both indexes are in S3 at one endpoint, streamed and
-    checked against the source's sha256 otherwise. A file the destination already has with the
-    same bytes is not copied again; one with other content stops the promotion before anything
-    is written. The project is added to the destination's root page when it has one, or with
-    `put_root_index`. With `to.dry_run`, the writes are reported instead.
+    index). Copies are server-side when both indexes are in S3 at one endpoint, streamed
+    otherwise, and checked against the source's sha256 either way. A file the destination
+    already has with the same bytes is not copied again; one with other content stops the
+    promotion before anything is written. The project is added to the destination's root
+    page when it has one, or with `put_root_index`. With `to.dry_run`, the writes are reported
+    instead.
     """
     project = normalize_package_name(name)
     wanted = _valid_version(version)
@@ -253,7 +254,10 @@ def _plan_file(
         )
     if record.hash is None or record.hash.name != "sha256":
         # A page written by s3pypi 2.x may lack hashes: the promoted record will have one.
-        record = replace(record, hash=Hash("sha256", _sha256(source, key) or ""))
+        digest = _sha256(source, key)
+        if digest is None:
+            raise NotFound(f"{source.url(key)} disappeared while promoting")
+        record = replace(record, hash=Hash("sha256", digest))
     record = replace(record, size=info.size)
     if record.core_metadata and source.head(layout.metadata(project, filename)) is None:
         raise NotFound(
@@ -676,11 +680,15 @@ def _prune_project(publisher: Publisher, plan: _PrunePlan) -> list[Removal]:
     with publisher.locker(project):
         page = publisher.pages.update_project(project, remove, create=False, delete_if_empty=True)
         gone = {filename for filename in plan.records if filename not in page.page.files}
+
         # Pages first, then the files they no longer name.
-        for filename in sorted(gone):
+        def delete(filename: str) -> None:
             log.info("Deleting %s", storage.url(layout.file(project, filename)))
             storage.delete(layout.metadata(project, filename))
             storage.delete(layout.file(project, filename))
+
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            list(pool.map(delete, sorted(gone)))
     if not page.exists:
         with publisher.locker("/"):
             publisher.pages.update_root(lambda root: _remove_project(root, project), create=False)
