@@ -4,8 +4,8 @@ The public API is what this package exports (`__all__`): configure an index once
 `Config`, then upload, delete, yank, verify and reindex. The modules behind it each hold one
 idea: `distribution` (reading and validating files), `index` (the pages), `layout` (where
 objects live), `storage` (S3, a directory), `publishing` (the operations), `maintenance`
-(verify, reindex). Modules whose names start with `_` are internal. Importing this package is
-cheap: boto3 is only imported when a bucket is opened.
+(verify, reindex), `channels` (promote, prune). Modules whose names start with `_` are
+internal. Importing this package is cheap: boto3 is only imported when a bucket is opened.
 
     from s3pypi_core import Config, upload_packages
 
@@ -16,6 +16,14 @@ __version__ = "3.0.0"
 __prog__ = "s3pypi"
 
 # The modules below import `__prog__` from here, so it is defined first.
+from s3pypi_core.channels import (
+    Promotion,
+    Removal,
+    RetentionPolicy,
+    promote_release,
+    promotion_configs,
+    prune,
+)
 from s3pypi_core.config import Config
 from s3pypi_core.distribution import (
     Distribution,
@@ -69,7 +77,10 @@ __all__ = [
     "NotFound",
     "OptionError",
     "Problem",
+    "Promotion",
     "Publisher",
+    "Removal",
+    "RetentionPolicy",
     "RootIndex",
     "S3Config",
     "S3PyPIError",
@@ -84,6 +95,9 @@ __all__ = [
     "force_unlock",
     "normalize_package_name",
     "parse_distribution_id",
+    "promote_release",
+    "promotion_configs",
+    "prune",
     "read_distributions",
     "reindex",
     "unyank_package",
