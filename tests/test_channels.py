@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import threading
@@ -98,10 +99,14 @@ def test_promote_between_prefixes_copies_in_s3_then_lists_with_the_source_record
         f"Promoted hello-world 1.0 from s3://{bucket.name}/dev/ to s3://{bucket.name}/prod/: "
         "2 file(s) copied, 2 listed\n"
     )
-    assert [k for k in bucket.keys() if k.startswith("prod/")] == sorted(
+    # What a publish writes: files, metadata files, pages, and the human view's documents.
+    assert [k for k in bucket.keys() if k.startswith("prod/hello-world/")] == sorted(
         [
             "prod/hello-world/",
             "prod/hello-world/index.json",
+            "prod/hello-world/browse.html",
+            "prod/hello-world/json",
+            "prod/hello-world/1.0.0/json",
             *(
                 f"prod/hello-world/{name}{ext}"
                 for name in (WHEEL, SDIST)
@@ -109,6 +114,10 @@ def test_promote_between_prefixes_copies_in_s3_then_lists_with_the_source_record
             ),
         ]
     )
+    assert "prod/browse.html" in bucket.keys()
+    release = json.loads(bucket.read("prod/hello-world/1.0.0/json"))
+    assert release["info"] == json.loads(bucket.read("dev/hello-world/1.0.0/json"))["info"]
+    assert sorted(u["filename"] for u in release["urls"]) == sorted([WHEEL, SDIST])
     source, promoted = json_page(bucket.read, "dev/"), json_page(bucket.read, "prod/")
     assert sorted(promoted.files) == [WHEEL, SDIST]
     for name, record in promoted.files.items():
@@ -578,9 +587,9 @@ def test_prune_keeps_the_newest_n_and_the_newest_release(
         ["Removed", "2", "version(s),", "3"],
     ]
     assert f"{old + one:,} bytes" in result.stdout
-    assert sorted(sizes(bucket)) == sorted(
-        k for k in before if "-0.9-" not in k and "-1.0-" not in k and "-1.0.0." not in k
-    )
+    # Their files and metadata files are gone, and so are their releases' PyPI JSON documents.
+    gone = ("-0.9-", "-1.0-", "-1.0.0.", "hello-world/0.9/", "hello-world/1.0/", "/1.0.0/")
+    assert sorted(sizes(bucket)) == sorted(k for k in before if not any(g in k for g in gone))
     assert RootIndex.from_json(bucket.read("index.json")).projects == {"hello-world"}
     assert ok(run("verify", "--bucket", bucket.name))
 
@@ -677,13 +686,17 @@ def test_prune_only_prereleases_leaves_every_release(
     assert [line.split()[1] for line in result.stdout.splitlines()[1:-1]] == [
         "2.0a1", "2.0.dev2", "2.0.dev1", "0.1b1",
     ]  # fmt: skip
-    assert sorted(p.name for p in (tmp_path / "index/hello-world").iterdir()) == sorted(
+    directory = tmp_path / "index/hello-world"
+    files = [p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()]
+    assert sorted(files) == sorted(
         [
             f"hello_world-{v}-py3-none-any.whl{ext}"
             for v in ("1.0", "1.1", "2.0rc1")
             for ext in ("", ".metadata")
         ]
-        + ["index.html", "index.json"]
+        # The pages, the human view's page, PyPI's JSON of the project and of each release kept.
+        + ["index.html", "index.json", "browse.html", "json", "1.0/json", "1.1/json"]
+        + ["2.0rc1/json"]
     )
     assert ok(run("verify", "--repository-url", index))
 

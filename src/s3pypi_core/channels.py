@@ -220,7 +220,8 @@ def promote_release(
             return bool(added)
 
         if new:
-            destination.pages.update_project(project, add, first=before)
+            page = destination.pages.update_project(project, add, first=before)
+            _update_view(destination, project, page.page, [p.record for p in plan])
         promotion.listed = sorted(added)
     root = destination.pages.read_root()
     if (put_root_index or root.exists) and project not in root.page.projects:
@@ -228,6 +229,24 @@ def promote_release(
             destination.pages.update_root(lambda page: _add_project(page, project))
         promotion.root_page = True
     return promotion
+
+
+def _update_view(
+    destination: Publisher, project: str, page: Index, records: list[IndexFile]
+) -> None:
+    """The human view's documents of the promoted release (its README rendered from the
+    metadata file just copied), of the project, and the view itself, as a publish writes them."""
+
+    def metadata_of(version: str) -> bytes | None:
+        for record in records:
+            if record.core_metadata is not None and str(record.version) == version:
+                key = destination.layout.metadata(project, record.filename)
+                if (blob := destination.storage.get(key)) is not None:
+                    return blob.body
+        return None
+
+    destination.browse.rebuild(project, page, metadata_of)
+    destination.browse.ensure_view()
 
 
 def _plan_file(
@@ -689,6 +708,9 @@ def _prune_project(publisher: Publisher, plan: _PrunePlan) -> list[Removal]:
 
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(delete, sorted(gone)))
+        # The human view's documents of the removed releases, as delete removes them.
+        versions = {str(parsed[1]) for f in gone if (parsed := _parsed(f))}
+        publisher.browse.after_removal(project, page.page if page.exists else None, versions)
     if not page.exists:
         with publisher.locker("/"):
             publisher.pages.update_root(lambda root: _remove_project(root, project), create=False)
