@@ -41,3 +41,11 @@ class ExistingFiles(S3PyPIError):
 
 class NotFound(S3PyPIError):
     """The project or version to change is not in the index."""
+
+
+class MirrorRefused(S3PyPIError):
+    """`mirror` would copy a project that is published here as one of ours."""
+
+
+class UpstreamError(S3PyPIError):
+    """The index a mirror copies from cannot be read, or what it serves does not check out."""

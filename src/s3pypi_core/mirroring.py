@@ -1,0 +1,356 @@
+"""`mirror`: copy the dependency closure of some requirements from another index into this one.
+
+The steps, each finished before the next begins, so that an error leaves nothing written:
+1. resolve the requirements against the upstream, once per target environment (uv);
+2. read this index's pages: a project published here as one of ours is never mirrored;
+3. read the upstream's pages of those projects (yanked state, Requires-Python, metadata hashes,
+   upload times);
+4. download the files this index lacks, checking the upstream's hashes, and their PEP 658
+   metadata files where the upstream has them; validate each file as `upload` does;
+5. publish them through `Publisher.upload`, marking the pages as mirrored; carry yanks made
+   upstream since the last run over to the files already here.
+A second run finds every file present and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from s3pypi_core import __prog__
+from s3pypi_core._pages import PageStore
+from s3pypi_core._upstream import (
+    PYPI,
+    Target,
+    Upstream,
+    UpstreamFile,
+    find_uv,
+    parse_python_version,
+    uv_platform,
+)
+from s3pypi_core.distribution import Distribution
+from s3pypi_core.exceptions import InvalidDistribution, OptionError, UpstreamError
+from s3pypi_core.index import Index, IndexFile
+from s3pypi_core.publishing import (
+    MirrorSource,
+    Publisher,
+    UploadObserver,
+    UpstreamRecord,
+    refuse_if_ours,
+)
+
+if TYPE_CHECKING:
+    from s3pypi_core.config import Config
+
+__all__ = ["PYPI", "MirrorObserver", "MirrorResult", "MirroredFile", "Target", "mirror_packages"]
+
+log = logging.getLogger(__prog__)
+
+THREADS = 8
+
+
+@dataclass(frozen=True)
+class MirroredFile:
+    """A file of the closure, with what the upstream's page says about it."""
+
+    upstream: UpstreamFile
+    size: int | None
+    yanked: str | None = None
+    requires_python: str | None = None
+    metadata: IndexFile | None = None
+    """The upstream's record when it serves a PEP 658 metadata file with a hash."""
+
+    @property
+    def project(self) -> str:
+        return self.upstream.project
+
+    @property
+    def version(self) -> str:
+        return self.upstream.version
+
+    @property
+    def filename(self) -> str:
+        return self.upstream.filename
+
+
+@dataclass
+class MirrorResult:
+    upstream: str
+    """The upstream's URL, without credentials."""
+    location: str
+    """This index."""
+    targets: list[Target]
+    files: list[MirroredFile] = field(default_factory=list)
+    """Every file of the closure, for all targets."""
+    copied: list[MirroredFile] = field(default_factory=list)
+    """The files this index lacked: copied (with dry-run: to be copied)."""
+    yanked: list[str] = field(default_factory=list)
+    """Files already here that the upstream has yanked since: marked yanked here too."""
+    dry_run: bool = False
+
+    @property
+    def projects(self) -> list[str]:
+        return sorted({f.project for f in self.files})
+
+    @property
+    def copied_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.copied)
+
+
+class MirrorObserver:
+    """Hooks for front ends to show downloads; the default logs one line per file."""
+
+    def starting(self, file: MirroredFile) -> None:
+        size = f" ({format_size(file.size)})" if file.size is not None else ""
+        log.info("Downloading %s%s", file.filename, size)
+
+    def progress(self, file: MirroredFile, nbytes: int) -> None:
+        pass
+
+    def finished(self, file: MirroredFile) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Publishing(UploadObserver):
+    def starting(self, dist: Distribution) -> None:
+        log.debug("Publishing %s", dist.filename)
+
+
+def mirror_packages(
+    cfg: Config,
+    requirements: Iterable[str] = (),
+    *,
+    requirement_files: Iterable[Path | str] = (),
+    upstream: str = PYPI,
+    python_versions: Iterable[str] = (),
+    platforms: Iterable[str] = (),
+    min_age: float | None = None,
+    observer: MirrorObserver | None = None,
+) -> MirrorResult:
+    """Copy the closure of `requirements` (and of the requirements files) from `upstream`.
+
+    Resolved for every combination of `python_versions` (`3.12`) and `platforms` (wheel
+    platform tags such as `manylinux_2_17_x86_64`, or uv's platform names); by default for the
+    running Python and platform. `min_age` (days) leaves out files uploaded more recently.
+    With `cfg.dry_run`, works out and returns what would be copied, and writes nothing.
+    """
+    requirements = list(requirements)
+    files = [Path(f) for f in requirement_files]
+    _check_requirements(requirements, files)
+    versions: list[str | None] = [parse_python_version(v) for v in python_versions]
+    platform_tags: list[str | None] = list(platforms)
+    for tag in platform_tags:
+        uv_platform(tag or "")
+    targets = [
+        Target(v, p)
+        for v in dict.fromkeys(versions or [None])
+        for p in dict.fromkeys(platform_tags or [None])
+    ]
+    if min_age is not None and min_age < 0:
+        raise OptionError("--min-age must not be negative")
+    source = Upstream(upstream)
+    find_uv()  # before anything else: without a resolver there is nothing to do
+    observer = observer or MirrorObserver()
+    storage = cfg.open_storage()
+    result = MirrorResult(source.display, cfg.location, targets, dry_run=cfg.dry_run)
+
+    # 1. Resolve, for every target.
+    source.check_reachable()
+    exclude_newer = (
+        datetime.now(timezone.utc) - timedelta(days=min_age) if min_age is not None else None
+    )
+    closure: dict[str, UpstreamFile] = {}
+    with tempfile.TemporaryDirectory(prefix="s3pypi-mirror-") as tmp:
+        inputs = list(files)
+        if requirements:
+            listed = Path(tmp) / "requirements.in"
+            listed.write_text("".join(f"{r}\n" for r in requirements))
+            inputs.insert(0, listed)
+        for target in targets:
+            for file in source.resolve(inputs, target, exclude_newer=exclude_newer):
+                closure.setdefault(file.filename, file)
+    projects: list[str] = sorted({f.project for f in closure.values()})
+
+    # 2. This index: refuse projects of ours; find what is missing.
+    pages = PageStore(storage, cfg.layout)
+    with ThreadPoolExecutor(THREADS) as pool:
+        ours = dict(
+            zip(projects, pool.map(lambda p: pages.read_project(p).page, projects), strict=True)
+        )
+    for project in projects:
+        refuse_if_ours(project, ours[project], source.display, cfg.location)
+
+    # 3. The upstream's pages.
+    with ThreadPoolExecutor(THREADS) as pool:
+        theirs = dict(zip(projects, pool.map(source.project_page, projects), strict=True))
+    result.files = [_describe(file, theirs[file.project]) for file in closure.values()]
+    result.files.sort(key=lambda f: (f.project, f.filename))
+    result.copied = [f for f in result.files if f.filename not in ours[f.project].files]
+    newly_yanked = _newly_yanked(ours, theirs)
+    result.yanked = sorted(filename for _project, filename, _reason in newly_yanked)
+
+    if cfg.dry_run:
+        with ThreadPoolExecutor(THREADS) as pool:
+            result.copied = list(pool.map(lambda f: _with_size(source, f), result.copied))
+        return result
+
+    # 4. Download and validate everything before the first write.
+    with tempfile.TemporaryDirectory(prefix="s3pypi-mirror-") as tmp:
+        try:
+            with ThreadPoolExecutor(THREADS) as pool:
+                dists = list(
+                    pool.map(lambda f: _fetch(source, f, Path(tmp), observer), result.copied)
+                )
+        finally:
+            observer.close()
+        result.copied = [replace(f, size=d.size) for f, d in zip(result.copied, dists, strict=True)]
+
+        # 5. Publish.
+        publisher: Publisher | None = None
+        if dists or newly_yanked:
+            publisher = cfg.publisher()
+        if dists and publisher is not None:
+            records = {
+                f.filename: UpstreamRecord(yanked=f.yanked, upload_time=f.upstream.upload_time)
+                for f in result.copied
+            }
+            publisher.upload(
+                dists,
+                put_root_index=True,
+                observer=_Publishing(),
+                source=MirrorSource(source.display, records),
+            )
+    if newly_yanked and publisher is not None:
+        _carry_yanks(publisher, newly_yanked)
+    return result
+
+
+def format_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _check_requirements(requirements: list[str], files: list[Path]) -> None:
+    if not requirements and not files:
+        raise OptionError("nothing to mirror: give requirements, or -r FILE")
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as e:
+            raise OptionError(f"not a valid requirement: {text!r} ({e})") from None
+        if requirement.url:
+            raise OptionError(
+                f"{text}: a direct URL, not a package of the upstream index: cannot be mirrored"
+            )
+    for path in files:
+        if not path.is_file():
+            raise OptionError(f"-r {path}: no such file")
+
+
+def _describe(file: UpstreamFile, page: Index) -> MirroredFile:
+    """A chosen file, with what the upstream's page says about it (the page must list it, with
+    the hash the resolver saw)."""
+    record = page.files.get(file.filename)
+    if record is None:
+        raise UpstreamError(f"the upstream's page of {file.project} does not list {file.filename}")
+    if record.hash and record.hash.name == file.hash.name and record.hash != file.hash:
+        raise UpstreamError(
+            f"the upstream's page of {file.project} changed while mirroring: {file.filename} "
+            f"has {record.hash} there, {file.hash} when resolved"
+        )
+    return MirroredFile(
+        upstream=replace(file, upload_time=record.upload_time or file.upload_time),
+        size=file.size if file.size is not None else record.size,
+        yanked=record.yanked,
+        requires_python=record.requires_python,
+        metadata=record if record.core_metadata else None,
+    )
+
+
+def _newly_yanked(ours: dict[str, Index], theirs: dict[str, Index]) -> list[tuple[str, str, str]]:
+    """(project, filename, reason) of files here that the upstream has yanked since.
+
+    Only yanks travel: a file yanked here and not upstream stays yanked (a team may yank a
+    public release it cannot use), and un-yanking is left to `s3pypi unyank`.
+    """
+    found = []
+    for project, page in ours.items():
+        if page.mirrored_from is None:
+            continue
+        for filename, record in page.files.items():
+            upstream = theirs[project].files.get(filename)
+            if upstream and upstream.yanked is not None and record.yanked is None:
+                found.append((project, filename, upstream.yanked))
+    return found
+
+
+def _with_size(source: Upstream, file: MirroredFile) -> MirroredFile:
+    return file if file.size is not None else replace(file, size=source.size_of(file.upstream))
+
+
+def _fetch(
+    source: Upstream, file: MirroredFile, directory: Path, observer: MirrorObserver
+) -> Distribution:
+    observer.starting(file)
+    path = source.download(file.upstream, directory, lambda n: observer.progress(file, n))
+    observer.finished(file)
+    dist = Distribution.read(path)
+    if dist.version != Version(file.version):
+        raise UpstreamError(f"{file.filename}: the resolver chose it as version {file.version}")
+    requires_python = file.requires_python or dist.requires_python
+    if file.metadata is not None and file.metadata.core_metadata is not None:
+        metadata = source.metadata(file.upstream, file.metadata.core_metadata)
+        _check_metadata(file, metadata)
+        return replace(
+            dist, metadata=metadata, metadata_is_static=True, requires_python=requires_python
+        )
+    return replace(dist, requires_python=requires_python)
+
+
+def _check_metadata(file: MirroredFile, metadata: bytes) -> None:
+    raw, _unparsed = parse_email(metadata)
+    name, version = raw.get("name"), raw.get("version")
+    if not name or not version or canonicalize_name(name) != file.project:
+        raise InvalidDistribution(
+            f"{file.filename}.metadata from the upstream names {name} {version}, "
+            f"not {file.project} {file.version}"
+        )
+
+
+def _carry_yanks(publisher: Publisher, yanks: list[tuple[str, str, str]]) -> None:
+    by_project: dict[str, dict[str, str]] = {}
+    for project, filename, reason in yanks:
+        by_project.setdefault(project, {})[filename] = reason
+    for project, reasons in by_project.items():
+
+        def mark(index: Index, reasons: dict[str, str] = reasons) -> bool:
+            changed = False
+            for filename, reason in reasons.items():
+                record = index.files.get(filename)
+                if record is not None and record.yanked is None:
+                    index.files[filename] = replace(record, yanked=reason)
+                    changed = True
+            return changed
+
+        with publisher.locker(project):
+            publisher.pages.update_project(project, mark, create=False)
+        for filename in sorted(reasons):
+            log.info("Yanked %s (yanked upstream: %s)", filename, reasons[filename] or "no reason")
