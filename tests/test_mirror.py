@@ -4,6 +4,7 @@ uv from our index alone."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
@@ -18,9 +19,13 @@ import pytest
 from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
+from s3pypi_core import Config
+from s3pypi_core._progress import DownloadBars
 from s3pypi_core._upstream import uv_platform
 from s3pypi_core.index import Index, IndexFile, format_upload_time, parse_upload_time
+from s3pypi_core.mirroring import mirror_packages
 from tests.conftest import Bucket
 from tests.distributions import SampleProject
 from tests.serving import make_venv, pip, serving, uv
@@ -169,6 +174,11 @@ def test_mirror_into_a_bucket_then_pip_and_uv_install_from_it_alone(
     assert result.exit_code == 0, result.output
     assert sorted(line.split()[2] for line in result.stdout.splitlines()) == CLOSURE
     assert "Mirrored 4 files" in result.stderr
+    # compat is an sdist: whoever installs it from the bucket builds it with hatchling.
+    assert (
+        f"warning: compat-1.0.tar.gz is an sdist: installing it from s3://{bucket.name}/ builds "
+        "it with hatchling, so mirror it too"
+    ) in result.stderr.splitlines()
 
     # The same bytes as upstream, listed with the upstream's hashes, yanks and Requires-Python.
     copied = files_of(bucket)
@@ -477,3 +487,15 @@ def test_upload_times_parse_back(when: datetime) -> None:
 def test_upload_time_parser_never_raises(text: str) -> None:
     parsed = parse_upload_time(text)
     assert parsed is None or parsed.tzinfo is not None
+
+
+def test_download_progress_bars(plain_upstream: str, tmp_path: Path) -> None:
+    """rich's bars, as a terminal shows them: one per file, with its name and size."""
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    cfg = Config.from_options(repository_url=(tmp_path / "index").as_uri())
+    result = mirror_packages(cfg, ["util"], upstream=plain_upstream, observer=DownloadBars(console))
+    assert [f.filename for f in result.copied] == ["util-1.0-py3-none-any.whl"]
+    drawn = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "util-1.0-py3-none-any.whl" in drawn
+    size = result.copied[0].size
+    assert f"{size}/{size} bytes" in drawn  # the last frame: all of it

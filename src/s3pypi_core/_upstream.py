@@ -159,7 +159,7 @@ def find_uv() -> str:
     return found
 
 
-def _load_toml(text: str) -> dict[str, Any]:
+def load_toml(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover (Python 3.10)
@@ -258,9 +258,18 @@ class Upstream:
         return int(length) if length and length.isdigit() else None
 
     def download(
-        self, file: UpstreamFile, directory: Path, on_progress: ProgressCallback | None = None
+        self,
+        file: UpstreamFile,
+        directory: Path,
+        on_progress: ProgressCallback | None = None,
+        *,
+        on_start: Callable[[int | None], None] | None = None,
     ) -> Path:
-        """Stream a file into `directory`, checking its size and the upstream's hash."""
+        """Stream a file into `directory`, checking its size and the upstream's hash.
+
+        `on_start` is called with the size (the page's, else the Content-Length) once the
+        upstream answers, `on_progress` with the bytes of each chunk received.
+        """
         target = directory / file.filename
         digest = hashlib.new(file.hash.name)
         received = 0
@@ -268,6 +277,8 @@ class Upstream:
             limit = file.size
             if limit is None and (length := response.headers.get("Content-Length")):
                 limit = int(length) if length.isdigit() else None
+            if on_start:
+                on_start(limit)
             while chunk := response.read(_CHUNK):
                 received += len(chunk)
                 if limit is not None and received > limit:
@@ -364,7 +375,7 @@ class Upstream:
     def _files_of(self, pylock: str) -> list[UpstreamFile]:
         """The wheels uv chose for the target, or the sdist where no wheel fits."""
         files = []
-        for package in _load_toml(pylock).get("packages", []):
+        for package in load_toml(pylock).get("packages", []):
             name = canonicalize_name(package["name"])
             if "index" in package or "wheels" in package or "sdist" in package:
                 entries = list(package.get("wheels") or [])

@@ -15,7 +15,9 @@ A second run finds every file present and writes nothing.
 from __future__ import annotations
 
 import logging
+import tarfile
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -36,11 +38,12 @@ from s3pypi_core._upstream import (
     Upstream,
     UpstreamFile,
     find_uv,
+    load_toml,
     parse_python_version,
     uv_platform,
 )
 from s3pypi_core.distribution import Distribution
-from s3pypi_core.exceptions import InvalidDistribution, OptionError, UpstreamError
+from s3pypi_core.exceptions import InvalidDistribution, OptionError, S3PyPIError, UpstreamError
 from s3pypi_core.index import Index, IndexFile
 from s3pypi_core.publishing import (
     MirrorSource,
@@ -97,6 +100,10 @@ class MirrorResult:
     """The files this index lacked: copied (with dry-run: to be copied)."""
     yanked: list[str] = field(default_factory=list)
     """Files already here that the upstream has yanked since: marked yanked here too."""
+    unbuildable: dict[str, list[str]] = field(default_factory=dict)
+    """Copied sdists whose build requirements this index lacks: filename -> requirements.
+    pip and uv build an sdist in an environment of its build requirements, taken from the
+    same index, so those need mirroring too."""
     dry_run: bool = False
 
     @property
@@ -151,15 +158,7 @@ def mirror_packages(
     requirements = list(requirements)
     files = [Path(f) for f in requirement_files]
     _check_requirements(requirements, files)
-    versions: list[str | None] = [parse_python_version(v) for v in python_versions]
-    platform_tags: list[str | None] = list(platforms)
-    for tag in platform_tags:
-        uv_platform(tag or "")
-    targets = [
-        Target(v, p)
-        for v in dict.fromkeys(versions or [None])
-        for p in dict.fromkeys(platform_tags or [None])
-    ]
+    targets = _targets(python_versions, platforms)
     if min_age is not None and min_age < 0:
         raise OptionError("--min-age must not be negative")
     source = Upstream(upstream)
@@ -173,16 +172,7 @@ def mirror_packages(
     exclude_newer = (
         datetime.now(timezone.utc) - timedelta(days=min_age) if min_age is not None else None
     )
-    closure: dict[str, UpstreamFile] = {}
-    with tempfile.TemporaryDirectory(prefix="s3pypi-mirror-") as tmp:
-        inputs = list(files)
-        if requirements:
-            listed = Path(tmp) / "requirements.in"
-            listed.write_text("".join(f"{r}\n" for r in requirements))
-            inputs.insert(0, listed)
-        for target in targets:
-            for file in source.resolve(inputs, target, exclude_newer=exclude_newer):
-                closure.setdefault(file.filename, file)
+    closure = _resolve(source, requirements, files, targets, exclude_newer)
     projects: list[str] = sorted({f.project for f in closure.values()})
 
     # 2. This index: refuse projects of ours; find what is missing.
@@ -218,6 +208,7 @@ def mirror_packages(
         finally:
             observer.close()
         result.copied = [replace(f, size=d.size) for f, d in zip(result.copied, dists, strict=True)]
+        build_requirements = {d.filename: _build_requirements(d) for d in dists if not d.is_wheel}
 
         # 5. Publish.
         publisher: Publisher | None = None
@@ -236,7 +227,51 @@ def mirror_packages(
             )
     if newly_yanked and publisher is not None:
         _carry_yanks(publisher, newly_yanked)
+    result.unbuildable = _missing_build_requirements(build_requirements, pages)
+    for filename, missing in result.unbuildable.items():
+        log.warning(
+            "%s is an sdist: installing it from %s builds it with %s, so mirror %s too",
+            filename,
+            cfg.location,
+            ", ".join(missing),
+            "it" if len(missing) == 1 else "them",
+        )
     return result
+
+
+def _targets(python_versions: Iterable[str], platforms: Iterable[str]) -> list[Target]:
+    """Every combination of the Python versions and platforms asked for (None: this one's)."""
+    versions: list[str | None] = [parse_python_version(v) for v in python_versions]
+    given = list(platforms)
+    for tag in given:
+        uv_platform(tag)  # a bad tag is refused before anything runs
+    tags: list[str | None] = list(given)
+    return [
+        Target(version, tag)
+        for version in dict.fromkeys(versions or [None])
+        for tag in dict.fromkeys(tags or [None])
+    ]
+
+
+def _resolve(
+    source: Upstream,
+    requirements: list[str],
+    files: list[Path],
+    targets: list[Target],
+    exclude_newer: datetime | None,
+) -> dict[str, UpstreamFile]:
+    """The files of the closure for all targets, by filename."""
+    closure: dict[str, UpstreamFile] = {}
+    with tempfile.TemporaryDirectory(prefix="s3pypi-mirror-") as tmp:
+        inputs = list(files)
+        if requirements:
+            listed = Path(tmp) / "requirements.in"
+            listed.write_text("".join(f"{r}\n" for r in requirements))
+            inputs.insert(0, listed)
+        for target in targets:
+            for file in source.resolve(inputs, target, exclude_newer=exclude_newer):
+                closure.setdefault(file.filename, file)
+    return closure
 
 
 def format_size(size: int) -> str:
@@ -309,8 +344,14 @@ def _with_size(source: Upstream, file: MirroredFile) -> MirroredFile:
 def _fetch(
     source: Upstream, file: MirroredFile, directory: Path, observer: MirrorObserver
 ) -> Distribution:
-    observer.starting(file)
-    path = source.download(file.upstream, directory, lambda n: observer.progress(file, n))
+    def starting(size: int | None) -> None:
+        nonlocal file
+        file = replace(file, size=size)
+        observer.starting(file)
+
+    path = source.download(
+        file.upstream, directory, lambda n: observer.progress(file, n), on_start=starting
+    )
     observer.finished(file)
     dist = Distribution.read(path)
     if dist.version != Version(file.version):
@@ -333,6 +374,85 @@ def _check_metadata(file: MirroredFile, metadata: bytes) -> None:
             f"{file.filename}.metadata from the upstream names {name} {version}, "
             f"not {file.project} {file.version}"
         )
+
+
+PYPROJECT_LIMIT = 1024 * 1024
+"""A larger pyproject.toml in an sdist is not read (its build requirements go unchecked)."""
+
+
+def _build_requirements(dist: Distribution) -> list[str]:
+    """What building an sdist installs first: its `[build-system] requires` (PEP 518), or
+    setuptools when it says nothing."""
+    text = _sdist_member(dist.path, "pyproject.toml")
+    legacy = ["setuptools>=40.8.0"]
+    if text is None:
+        return legacy
+    try:
+        data = load_toml(text)
+    except (ValueError, S3PyPIError):
+        return legacy
+    build_system = data.get("build-system")
+    requires = build_system.get("requires") if isinstance(build_system, dict) else None
+    if not isinstance(requires, list):
+        return legacy
+    return [r for r in requires if isinstance(r, str)]
+
+
+def _sdist_member(path: Path, name: str) -> str | None:
+    """A top-level file of an sdist (`PROJECT-VERSION/NAME`), read only if it is small."""
+    try:
+        if path.name.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    if _is_top_level(info.filename, name) and info.file_size <= PYPROJECT_LIMIT:
+                        return archive.read(info).decode("utf-8", "replace")
+            return None
+        with tarfile.open(path) as archive:
+            for member in archive:
+                if _is_top_level(member.name, name) and member.isfile():
+                    if member.size > PYPROJECT_LIMIT:
+                        return None
+                    extracted = archive.extractfile(member)
+                    return extracted.read().decode("utf-8", "replace") if extracted else None
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError):
+        return None
+    return None
+
+
+def _is_top_level(member: str, name: str) -> bool:
+    parts = member.split("/")
+    return len(parts) == 2 and parts[1] == name and parts[0] not in ("", ".", "..")
+
+
+def _missing_build_requirements(
+    build_requirements: dict[str, list[str]], pages: PageStore
+) -> dict[str, list[str]]:
+    """The build requirements of each sdist whose projects this index does not have."""
+    names = {
+        canonicalize_name(Requirement(r).name)
+        for requires in build_requirements.values()
+        for r in requires
+        if _is_requirement(r)
+    }
+    present = {name for name in names if pages.read_project(name).page.files}
+    missing = {}
+    for filename, requires in sorted(build_requirements.items()):
+        lacking = [
+            r
+            for r in requires
+            if _is_requirement(r) and canonicalize_name(Requirement(r).name) not in present
+        ]
+        if lacking:
+            missing[filename] = lacking
+    return missing
+
+
+def _is_requirement(text: str) -> bool:
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return False
+    return True
 
 
 def _carry_yanks(publisher: Publisher, yanks: list[tuple[str, str, str]]) -> None:
