@@ -61,6 +61,11 @@ __all__ = ["PYPI", "MirrorObserver", "MirrorResult", "MirroredFile", "Target", "
 log = logging.getLogger(__prog__)
 
 THREADS = 8
+"""Concurrent reads of this index."""
+UPSTREAM_THREADS = 4
+"""Concurrent requests to the upstream: small servers (`http.server`, pypiserver on wsgiref)
+listen with a backlog of 5, and a burst of more new connections waits a second for a SYN to
+be sent again; against a CDN, 4 streams already fill the line."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,7 @@ def mirror_packages(
         refuse_if_ours(project, ours[project], source.display, cfg.location)
 
     # 3. The upstream's pages.
-    with ThreadPoolExecutor(THREADS) as pool:
+    with ThreadPoolExecutor(UPSTREAM_THREADS) as pool:
         theirs = dict(zip(projects, pool.map(source.project_page, projects), strict=True))
     result.files = [_describe(file, theirs[file.project]) for file in closure.values()]
     result.files.sort(key=lambda f: (f.project, f.filename))
@@ -194,14 +199,14 @@ def mirror_packages(
     result.yanked = sorted(filename for _project, filename, _reason in newly_yanked)
 
     if cfg.dry_run:
-        with ThreadPoolExecutor(THREADS) as pool:
+        with ThreadPoolExecutor(UPSTREAM_THREADS) as pool:
             result.copied = list(pool.map(lambda f: _with_size(source, f), result.copied))
         return result
 
     # 4. Download and validate everything before the first write.
     with tempfile.TemporaryDirectory(prefix="s3pypi-mirror-") as tmp:
         try:
-            with ThreadPoolExecutor(THREADS) as pool:
+            with ThreadPoolExecutor(UPSTREAM_THREADS) as pool:
                 dists = list(
                     pool.map(lambda f: _fetch(source, f, Path(tmp), observer), result.copied)
                 )
