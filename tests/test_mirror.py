@@ -199,7 +199,7 @@ def test_mirror_into_a_bucket_then_pip_and_uv_install_from_it_alone(
     again = mirror(run, "app", "--upstream", plain_upstream, *TARGETS, "--bucket", bucket.name)
     assert again.exit_code == 0, again.output
     assert again.stdout == ""
-    assert "Nothing to mirror: all 4 files of 4 projects" in again.stderr
+    assert "Nothing to mirror: the closure (4 files of 4 projects) is in" in again.stderr
     assert bucket.snapshot() == before
 
     with serving("--bucket", bucket.name, log_dir=tmp_path) as server:
@@ -360,6 +360,21 @@ def test_a_project_of_ours_is_never_mirrored(
     assert line == (
         f"s3pypi: error: lib is published in s3://{bucket.name}/ as a project of its own "
         f"(not mirrored): refusing to mirror lib from {plain_upstream}"
+    )
+    assert bucket.snapshot() == before
+
+
+def test_a_private_package_the_upstream_lacks_gets_a_hint(
+    plain_upstream: str, bucket: Bucket, run: Run, projects: Callable[..., SampleProject]
+) -> None:
+    """A lock file names the private packages too: the error says to leave them out."""
+    ours = projects("acme-private").wheel("1.0")
+    assert run("upload", ours, "--bucket", bucket.name).exit_code == 0
+    before = bucket.snapshot()
+    result = mirror(run, "acme-private==1.0", "--upstream", plain_upstream, "--bucket", bucket.name)
+    assert error_line(result).endswith(
+        f"(acme-private is published in s3://{bucket.name}/, not mirrored: leave it out of what "
+        "you mirror, e.g. uv export --no-emit-package acme-private)"
     )
     assert bucket.snapshot() == before
 

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -362,18 +362,22 @@ def mirror(
         click.echo(f"{prefix}{file.project} {file.version} {file.filename} ({size})")
     for filename in result.yanked:
         click.echo(f"{'would mark' if dry_run else 'marked'} {filename} yanked, as upstream")
-    closure = f"{len(result.files)} files of {len(result.projects)} projects"
-    copied_projects = len({f.project for f in result.copied})
+    closure = f"{_count(result.files, 'file')} of {_count(result.projects, 'project')}"
     copied = (
-        f"{len(result.copied)} files ({format_size(result.copied_bytes)}) of "
-        f"{copied_projects} projects from {result.upstream} into {result.location}"
+        f"{_count(result.copied, 'file')} ({format_size(result.copied_bytes)}) of "
+        f"{_count({f.project for f in result.copied}, 'project')} from {result.upstream} "
+        f"into {result.location}"
     )
     if dry_run:
         log.info("Would mirror %s (closure: %s)", copied, closure)
     elif result.copied:
         log.info("Mirrored %s (closure: %s)", copied, closure)
     else:
-        log.info("Nothing to mirror: all %s are in %s", closure, result.location)
+        log.info("Nothing to mirror: the closure (%s) is in %s already", closure, result.location)
+
+
+def _count(items: Collection[object], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def _download_observer() -> Any:

@@ -15,6 +15,7 @@ A second run finds every file present and writes nothing.
 from __future__ import annotations
 
 import logging
+import re
 import tarfile
 import tempfile
 import zipfile
@@ -177,11 +178,14 @@ def mirror_packages(
     exclude_newer = (
         datetime.now(timezone.utc) - timedelta(days=min_age) if min_age is not None else None
     )
-    closure = _resolve(source, requirements, files, targets, exclude_newer)
+    pages = PageStore(storage, cfg.layout)
+    try:
+        closure = _resolve(source, requirements, files, targets, exclude_newer)
+    except UpstreamError as e:
+        raise UpstreamError(str(e) + _hint_for_ours(str(e), pages, cfg.location)) from None
     projects: list[str] = sorted({f.project for f in closure.values()})
 
     # 2. This index: refuse projects of ours; find what is missing.
-    pages = PageStore(storage, cfg.layout)
     with ThreadPoolExecutor(THREADS) as pool:
         ours = dict(
             zip(projects, pool.map(lambda p: pages.read_project(p).page, projects), strict=True)
@@ -277,6 +281,20 @@ def _resolve(
             for file in source.resolve(inputs, target, exclude_newer=exclude_newer):
                 closure.setdefault(file.filename, file)
     return closure
+
+
+def _hint_for_ours(message: str, pages: PageStore, location: str) -> str:
+    """When the upstream lacks a project that is one of ours (a lock file names the private
+    packages too), say how to leave it out."""
+    for name in re.findall(r"Because (\S+) was not found in the package registry", message):
+        project = canonicalize_name(name)
+        page = pages.read_project(project).page
+        if page.files and page.mirrored_from is None:
+            return (
+                f" ({project} is published in {location}, not mirrored: leave it out of what "
+                f"you mirror, e.g. uv export --no-emit-package {project})"
+            )
+    return ""
 
 
 def format_size(size: int) -> str:
