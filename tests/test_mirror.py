@@ -310,6 +310,12 @@ def test_mirror_from_a_full_index_keeps_metadata_upload_times_and_yanks(
     _set_upload_time(full_upstream, "lib", "lib-1.1-py3-none-any.whl", now - timedelta(days=2))
 
     with serving("--repository-url", full_upstream.as_uri(), log_dir=tmp_path) as upstream:
+        # A cool-down longer than the upstream is old leaves nothing: one line says why.
+        result = mirror(run, "app", "--upstream", upstream.url, "--min-age", "365",
+                        "--bucket", bucket.name)  # fmt: skip
+        assert "(--min-age 365 leaves out what was uploaded after " in error_line(result)
+        assert bucket.keys() == []
+
         # A cool-down of a week leaves lib 1.1 out: lib 1.0 it is.
         result = mirror(run, "app", "--upstream", upstream.url, "--min-age", "7",
                         "--bucket", bucket.name)  # fmt: skip

@@ -182,7 +182,11 @@ def mirror_packages(
     try:
         closure = _resolve(source, requirements, files, targets, exclude_newer)
     except UpstreamError as e:
-        raise UpstreamError(str(e) + _hint_for_ours(str(e), pages, cfg.location)) from None
+        hint = _hint_for_ours(str(e), pages, cfg.location)
+        if exclude_newer and "--min-age" not in str(e):
+            cutoff = f"{exclude_newer:%Y-%m-%d %H:%M} UTC"
+            hint += f" (--min-age {min_age:g} leaves out what was uploaded after {cutoff})"
+        raise UpstreamError(str(e) + hint) from None
     projects: list[str] = sorted({f.project for f in closure.values()})
 
     # 2. This index: refuse projects of ours; find what is missing.
