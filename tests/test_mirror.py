@@ -330,6 +330,12 @@ def test_mirror_from_a_full_index_keeps_metadata_upload_times_and_yanks(
         assert bucket.read(key) == (full_upstream / key).read_bytes()
         [record] = page(bucket, "lib")["files"]
         assert parse_upload_time(record["upload-time"]) == old
+        # Files older by their upload time than their objects are not "replaced" for reindex.
+        before = bucket.snapshot()
+        reindexed = run("reindex", "--bucket", bucket.name)
+        assert reindexed.exit_code == 0, reindexed.output
+        assert "Reading" not in reindexed.stderr
+        assert bucket.snapshot() == before
 
         # Upstream yanks lib 1.0: the next run takes lib 1.1 and marks lib 1.0 yanked here too.
         assert run("yank", "lib", "1.0", "--reason", "oops", "--repository-url",
