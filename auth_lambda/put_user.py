@@ -16,141 +16,32 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import os
-import secrets
-import string
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Protocol
 
 try:
-    from s3pypi_core import auth
+    from s3pypi_core import auth, users
 except ImportError:  # a checkout without s3pypi installed: use its sources
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from s3pypi_core import auth
-
-DEFAULT_REGION = "us-east-1"  # the handler's default, and where s3pypi 2.x kept its users
-MIN_RANDOM_PASSWORD = 16
-# Letters and digits only: a random password then needs no escaping in an index URL.
-_PASSWORD_ALPHABET = string.ascii_letters + string.digits
-
-
-class UserError(Exception):
-    """Something the user can fix; printed as one line."""
-
-
-class Users(Protocol):
-    where: str
-
-    def put(self, user: str, record: dict[str, Any], *, overwrite: bool) -> bool: ...
-    def delete(self, user: str) -> None: ...
-    def list(self) -> dict[str, dict[str, Any]]: ...
-
-
-class SSMUsers:
-    """Users of DOMAIN in SSM Parameter Store."""
-
-    def __init__(self, domain: str, *, region: str, profile: str | None) -> None:
-        import boto3
-
-        self._prefix = f"/s3pypi/{domain}/users/"
-        self._ssm = boto3.Session(profile_name=profile, region_name=region).client("ssm")
-        self.where = f"SSM {self._prefix} ({region})"
-
-    def put(self, user: str, record: dict[str, Any], *, overwrite: bool) -> bool:
-        try:
-            response = self._ssm.put_parameter(
-                Name=self._prefix + user,
-                Description="s3pypi basic auth user",
-                Value=json.dumps(record),
-                Type="SecureString",
-                Overwrite=overwrite,
-            )
-        except self._ssm.exceptions.ParameterAlreadyExists:
-            raise _exists(user) from None
-        return int(response.get("Version", 1)) > 1
-
-    def delete(self, user: str) -> None:
-        try:
-            self._ssm.delete_parameter(Name=self._prefix + user)
-        except self._ssm.exceptions.ParameterNotFound:
-            raise UserError(f"no user {user} in {self.where}") from None
-
-    def list(self) -> dict[str, dict[str, Any]]:
-        pages = self._ssm.get_paginator("get_parameters_by_path").paginate(
-            Path=self._prefix, WithDecryption=True
-        )
-        return {
-            p["Name"].removeprefix(self._prefix): _record(p["Value"])
-            for page in pages
-            for p in page["Parameters"]
-        }
-
-
-class FileUsers:
-    """Users in a JSON file, written atomically and readable by its owner only."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self.where = str(path)
-
-    def put(self, user: str, record: dict[str, Any], *, overwrite: bool) -> bool:
-        users = self.list()
-        existed = user in users
-        if existed and not overwrite:
-            raise _exists(user)
-        self._write({**users, user: record})
-        return existed
-
-    def delete(self, user: str) -> None:
-        users = self.list()
-        if users.pop(user, None) is None:
-            raise UserError(f"no user {user} in {self.where}")
-        self._write(users)
-
-    def list(self) -> dict[str, dict[str, Any]]:
-        if not self._path.exists():
-            return {}
-        try:
-            return auth.load_users_file(self._path)
-        except (OSError, ValueError) as e:
-            raise UserError(f"cannot read users file {self._path}: {e}") from None
-
-    def _write(self, users: dict[str, dict[str, Any]]) -> None:
-        text = json.dumps(users, indent=2, sort_keys=True) + "\n"
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
-        except OSError as e:
-            raise UserError(f"cannot write users file {self._path}: {e}") from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self._path)  # mkstemp made it 0600
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    from s3pypi_core import auth, users
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_combination(parser, args)
-    user_errors: tuple[type[Exception], ...] = (UserError, *_aws_errors())
+    user_errors: tuple[type[Exception], ...] = (users.UserError, *users.aws_errors())
     try:
-        users: Users = (
-            FileUsers(args.file)
-            if args.file
-            else SSMUsers(args.domain, region=args.region, profile=args.profile)
+        store = users.open_users(
+            file=args.file, domain=args.domain, region=args.region, profile=args.profile
         )
         if args.list:
-            _list(users, args.domain)
+            _list(store, args.domain)
         elif args.delete:
-            users.delete(args.user)
-            _say(f"Removed user {args.user} from {users.where}")
+            store.delete(args.user)
+            _say(f"Removed user {args.user} from {store.where}")
         else:
-            _put(users, args)
+            _put(store, args)
     except user_errors as e:
         _say(f"error: {e}")
         return 1
@@ -192,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
         help="keep users in this JSON file (for `s3pypi serve --users FILE`) instead of SSM",
     )
     p.add_argument(
-        "--region", default=DEFAULT_REGION, help=f"SSM region (default: {DEFAULT_REGION})"
+        "--region",
+        default=users.DEFAULT_REGION,
+        help=f"SSM region (default: {users.DEFAULT_REGION})",
     )
     p.add_argument("--profile", help="AWS profile")
     return p
@@ -210,66 +103,45 @@ def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"invalid USER {args.user!r}: use letters, digits, '_', '.', '-' (64 max)")
     if args.delete and sets_password:
         parser.error("--delete takes no password options")
-    if args.random_password is not None and args.random_password < MIN_RANDOM_PASSWORD:
-        parser.error(f"--random-password needs at least {MIN_RANDOM_PASSWORD} characters")
+    if args.random_password is not None and args.random_password < users.MIN_RANDOM_PASSWORD:
+        parser.error(f"--random-password needs at least {users.MIN_RANDOM_PASSWORD} characters")
     if args.salt_nbytes < auth.MIN_SALT_NBYTES:
         parser.error(f"--salt-nbytes needs at least {auth.MIN_SALT_NBYTES} bytes")
 
 
-def _put(users: Users, args: argparse.Namespace) -> None:
+def _put(store: users.Users, args: argparse.Namespace) -> None:
     password = _password(args)
-    record = auth.hash_password(password, salt_nbytes=args.salt_nbytes)
-    replaced = users.put(args.user, record, overwrite=args.overwrite)
-    _say(f"{'Replaced' if replaced else 'Added'} user {args.user} to {users.where}")
+    replaced = users.add_user(
+        store, args.user, password, overwrite=args.overwrite, salt_nbytes=args.salt_nbytes
+    )
+    _say(f"{'Replaced' if replaced else 'Added'} user {args.user} to {store.where}")
     if args.random_password is not None:
         print(password)  # stdout: the one thing worth capturing
 
 
 def _password(args: argparse.Namespace) -> str:
     if args.random_password is not None:
-        return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(args.random_password))
+        return users.random_password(args.random_password)
     if args.password_stdin:
-        password = sys.stdin.read().rstrip("\r\n")
-    else:
-        password = getpass.getpass(f"Password for {args.user}: ")
-        if getpass.getpass("Repeat password: ") != password:
-            raise UserError("the passwords do not match")
+        return users.password_from(sys.stdin.buffer)
+    password = getpass.getpass(f"Password for {args.user}: ")
+    if getpass.getpass("Repeat password: ") != password:
+        raise users.UserError("the passwords do not match")
     if not password:
-        raise UserError("the password is empty")
+        raise users.UserError("the password is empty")
     return password
 
 
-def _list(users: Users, domain: str) -> None:
-    records = users.list()
-    for user in sorted(records):
-        print(f"{user}\t{auth.describe(records[user])}")
-    stale = sorted(user for user, record in records.items() if auth.needs_rehash(record))
-    if stale:
+def _list(store: users.Users, domain: str) -> None:
+    records = store.list()
+    for line in users.listing(records):
+        print(line)
+    old = users.stale(records)
+    if old:
         _say(
-            f"{len(stale)} user(s) with an old password hash ({', '.join(stale)}): set their "
+            f"{len(old)} user(s) with an old password hash ({', '.join(old)}): set their "
             f"password again with `put_user.py {domain} USER --overwrite`"
         )
-
-
-def _aws_errors() -> tuple[type[Exception], ...]:
-    """botocore's errors (credentials, permissions, network), when boto3 is installed."""
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:
-        return ()
-    return (BotoCoreError, ClientError)
-
-
-def _record(value: str) -> dict[str, Any]:
-    try:
-        record = json.loads(value)
-    except ValueError:
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _exists(user: str) -> UserError:
-    return UserError(f"user {user} already exists (pass --overwrite to replace it)")
 
 
 def _say(message: str) -> None:

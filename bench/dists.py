@@ -20,6 +20,13 @@ def wheel_bytes(name: str, version: str, payload: bytes = b"") -> tuple[str, byt
         return path.name, path.read_bytes()
 
 
+def sdist_bytes(name: str, version: str) -> tuple[str, bytes]:
+    """The filename and content of a `.tar.gz` sdist with static metadata (PEP 643)."""
+    with tempfile.TemporaryDirectory(prefix="s3pypi-bench-") as tmp:
+        path = SampleProject(name, Path(tmp)).sdist(version, requires_python=REQUIRES_PYTHON)
+        return path.name, path.read_bytes()
+
+
 def write_release(directory: Path, name: str, version: str) -> list[Path]:
     """A wheel and an sdist (static metadata, PEP 643) of one version, written into `directory`."""
     project = SampleProject(name, directory)

@@ -166,6 +166,25 @@ def bucket(moto_endpoint: str) -> Iterator[Bucket]:
 
 
 @pytest.fixture
+def published(bucket: Bucket, run: Callable[..., Result], dist_dir: Path) -> Bucket:
+    """The bucket with `dist_dir` published, root page included."""
+    result = run("upload", dist_dir / "*", "--bucket", bucket.name, "--put-root-index")
+    assert result.exit_code == 0, result.output
+    return bucket
+
+
+@pytest.fixture
+def domain() -> str:
+    """A fresh index domain: its users live under /s3pypi/DOMAIN/users/ in SSM."""
+    return f"pypi-{uuid.uuid4().hex[:8]}.example.com"
+
+
+@pytest.fixture
+def ssm(moto_endpoint: str) -> Any:
+    return boto3.client("ssm", endpoint_url=moto_endpoint, region_name=REGION)
+
+
+@pytest.fixture
 def run() -> Callable[..., Result]:
     """Run the `s3pypi` CLI in-process, as click runs it, and capture stdout and stderr."""
 

@@ -104,6 +104,7 @@ class SampleProject:
         dynamic: Sequence[str] = (),
         requires_python: str | None = None,
         filename: str | None = None,
+        payload: bytes = b"",
     ) -> Path:
         base = f"{self.name.replace('-', '_').replace('.', '_')}-{version}"
         path = self._path(filename or base + extension)
@@ -121,7 +122,7 @@ class SampleProject:
         members = {
             f"{base}/PKG-INFO": pkg_info,
             f"{base}/pyproject.toml": pyproject,
-            f"{base}/{self.module}/__init__.py": f"VERSION = {version!r}\n".encode(),
+            f"{base}/{self.module}/__init__.py": f"VERSION = {version!r}\n".encode() + payload,
         }
         if extension == ".zip":
             with zipfile.ZipFile(path, "w") as archive:

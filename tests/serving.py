@@ -12,7 +12,7 @@ import sys
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -21,7 +21,7 @@ PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
     "text/html; q=0.01"
 )
-_LOG_LINE = re.compile(r"(GET|HEAD) (\S+) -> (.*) (\d{3}) (\d+) bytes")
+_LOG_LINE = re.compile(r"(\S+) (\S+) ([A-Z]+) (\S+) -> (.*) (\d{3}) (\d+) bytes")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Request:
     key: str
     status: int
     size: int
+    user: str = field(default="-", compare=False)
+    """Who signed in (`-`: nobody); not compared, so tests without auth can leave it out."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Server:
     """The index URL it printed, e.g. `http://127.0.0.1:PORT/` (with the prefix, if any)."""
     process: subprocess.Popen[str]
     log_path: Path
+    first_line: str = ""
+    """What it printed on stdout when it started."""
 
     @property
     def origin(self) -> str:
@@ -60,8 +64,8 @@ class Server:
         found = []
         for line in self.log_path.read_text().splitlines():
             if match := _LOG_LINE.fullmatch(line):
-                method, path, key, status, size = match.groups()
-                found.append(Request(method, path, key, int(status), int(size)))
+                _client, user, method, path, key, status, size = match.groups()
+                found.append(Request(method, path, key, int(status), int(size), user))
         return found[since:]
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None) -> Response:
@@ -102,7 +106,7 @@ def serving(*args: str | Path, log_dir: Path) -> Iterator[Server]:
             process.kill()
             process.wait()
             raise AssertionError(f"s3pypi serve printed {line!r}; log: {log_path.read_text()}")
-        yield Server(match.group(0), process, log_path)
+        yield Server(match.group(0), process, log_path, line)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -138,7 +138,9 @@ def test_records_missing_fields_never_verify() -> None:
         ("Basic not-base64!", None),
         ("Basic YWxpY2U6czNjcmV0", ("alice", "s3cret")),
         ("Basic YWxpY2U6czNjcmU", None),  # missing padding
-        (basic(b"alice:\xff\xfe"), None),  # not UTF-8
+        (basic(b"alice:\xff\xfe"), ("alice", "\xff\xfe")),  # not UTF-8: Latin-1
+        (basic("alice:pässwörd".encode("latin-1")), ("alice", "pässwörd")),  # pip, requests
+        (basic("alice:pässwörd".encode()), ("alice", "pässwörd")),  # uv, browsers
         (basic("no-colon"), None),
         (basic(":s3cret"), None),  # no user
     ],

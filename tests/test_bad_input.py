@@ -12,6 +12,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import Bucket, run_console_script
+from tests.damaged import corrupt_member, cut, flip_byte, patch_zip_member, payload
 from tests.distributions import SampleProject, core_metadata
 
 Run = Callable[..., Result]
@@ -117,6 +118,100 @@ def make_path_in_metadata_name(tmp: Path) -> Path:
     )
 
 
+def make_cut_sdist(extension: str) -> Callable[[Path], Path]:
+    """An sdist cut to half its size: PKG-INFO, written first, is still in the part left."""
+
+    def make(tmp: Path) -> Path:
+        sdist = SampleProject("hello-world", dist(tmp)).sdist(
+            "1.0", extension=extension, payload=payload(64 * 1024)
+        )
+        return cut(sdist)
+
+    return make
+
+
+def make_crc_corrupt_wheel(tmp: Path) -> Path:
+    wheel = SampleProject("hello-world", dist(tmp)).wheel("1.0", payload=payload(4096))
+    return corrupt_member(wheel, "hello_world/__init__.py")
+
+
+def make_encrypted_member(tmp: Path) -> Path:
+    wheel = SampleProject("hello-world", dist(tmp)).wheel("1.0")
+    return patch_zip_member(wheel, "hello_world/__init__.py", flags=0x1)
+
+
+def make_encrypted_metadata(tmp: Path) -> Path:
+    wheel = SampleProject("hello-world", dist(tmp)).wheel("1.0")
+    return patch_zip_member(wheel, "hello_world-1.0.dist-info/METADATA", flags=0x1)
+
+
+def make_deflate64_member(tmp: Path) -> Path:
+    wheel = SampleProject("hello-world", dist(tmp)).wheel("1.0")
+    return patch_zip_member(wheel, "hello_world/__init__.py", method=9)
+
+
+def make_deflate64_metadata(tmp: Path) -> Path:
+    wheel = SampleProject("hello-world", dist(tmp)).wheel("1.0")
+    return patch_zip_member(wheel, "hello_world-1.0.dist-info/METADATA", method=9)
+
+
+def make_corrupt_tar_xz(tmp: Path) -> Path:
+    sdist = SampleProject("hello-world", dist(tmp)).sdist("1.0", extension=".tar.xz")
+    return flip_byte(sdist, sdist.stat().st_size // 2)
+
+
+def make_invalid_requires_python(tmp: Path) -> Path:
+    return SampleProject("hello-world", dist(tmp)).wheel("1.0", requires_python='"><script>')
+
+
+def make_large_metadata(tmp: Path) -> Path:
+    text = core_metadata("hello-world", "1.0") + "\n" + "x" * (10 * 1024 * 1024)
+    return SampleProject("hello-world", dist(tmp)).wheel("1.0", metadata=text)
+
+
+def make_unsafe_member_path(tmp: Path) -> Path:
+    return write_zip(
+        dist(tmp) / "hello_world-1.0-py3-none-any.whl",
+        {
+            "hello_world-1.0.dist-info/METADATA": core_metadata("hello-world", "1.0").encode(),
+            "../../outside.py": b"",
+        },
+    )
+
+
+def make_link_outside(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        metadata = core_metadata("hello-world", "1.0").encode()
+        info = tarfile.TarInfo("hello_world-1.0/PKG-INFO")
+        info.size = len(metadata)
+        archive.addfile(info, io.BytesIO(metadata))
+        link = tarfile.TarInfo("hello_world-1.0/setup.py")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../../../.bashrc"
+        archive.addfile(link)
+    return path
+
+
+def make_duplicate_member(tmp: Path) -> Path:
+    path = dist(tmp) / "hello_world-1.0-py3-none-any.whl"
+    metadata = core_metadata("hello-world", "1.0").encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello_world-1.0.dist-info/METADATA", metadata)
+        archive.writestr("hello_world/__init__.py", b"A = 1\n")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("hello_world/__init__.py", b"A = 2\n")
+    return path
+
+
+def make_undecodable_description(tmp: Path) -> Path:
+    metadata = core_metadata("hello-world", "1.0").encode() + b"\n\xff\xfe not UTF-8\n"
+    return write_zip(
+        dist(tmp) / "hello_world-1.0-py3-none-any.whl",
+        {"hello_world-1.0.dist-info/METADATA": metadata},
+    )
+
+
 BAD_INPUTS = {
     "missing path": (make_missing, "no such file"),
     "directory": (make_directory, "not a file"),
@@ -132,6 +227,28 @@ BAD_INPUTS = {
     "dot-dot name": (make_dot_dot_name, "not a plain file name"),
     "backslashes": (make_backslash_name, "not a plain file name"),
     "path in metadata name": (make_path_in_metadata_name, "invalid core metadata"),
+    "sdist .tar.gz cut in half": (make_cut_sdist(".tar.gz"), "corrupt archive: "),
+    "sdist .tar.bz2 cut in half": (make_cut_sdist(".tar.bz2"), "corrupt archive: "),
+    "sdist .tar.xz cut in half": (make_cut_sdist(".tar.xz"), "corrupt archive: "),
+    "sdist .zip cut in half": (make_cut_sdist(".zip"), "corrupt archive: "),
+    "wheel with a CRC-corrupt member": (make_crc_corrupt_wheel, "corrupt archive: Bad CRC-32"),
+    "encrypted member": (make_encrypted_member, "'hello_world/__init__.py' is encrypted"),
+    "encrypted METADATA": (make_encrypted_metadata, "METADATA' is encrypted"),
+    "deflate64 member": (make_deflate64_member, "compression method 9 (deflate64)"),
+    "deflate64 METADATA": (make_deflate64_metadata, "compression method 9 (deflate64)"),
+    "corrupt .tar.xz": (make_corrupt_tar_xz, "corrupt archive: "),
+    "invalid Requires-Python": (
+        make_invalid_requires_python,
+        """invalid metadata: '"><script>' is invalid for 'requires-python'""",
+    ),
+    "METADATA over 10 MiB": (make_large_metadata, "METADATA is larger than 10485760 bytes"),
+    "member path outside the archive": (make_unsafe_member_path, "has an unsafe path"),
+    "two members of one name": (make_duplicate_member, "two members named"),
+    "symlink outside the archive": (make_link_outside, "links outside the archive"),
+    "description not UTF-8": (
+        make_undecodable_description,
+        "'description' is unknown or malformed",
+    ),
 }
 
 
@@ -140,11 +257,11 @@ def test_bad_input_is_refused_before_writing(
     case: tuple[Callable[[Path], Path], str],
     run: Run,
     bucket: Bucket,
-    dist_dir: Path,
     tmp_path: Path,
 ) -> None:
     make, message = case
-    good = sorted(dist_dir.iterdir())
+    project = SampleProject("good-project", tmp_path / "good")
+    good = [project.wheel("1.0"), project.sdist("1.0")]
     bad = make(tmp_path)
 
     # The good files come first: still nothing may be written.

@@ -44,3 +44,19 @@ def test_smoke_run_prints_the_table_and_writes_it_for_the_docs(tmp_path: Path) -
     assert "`python -m bench.run --smoke`" in written
     setup = next(line for line in result.stdout.splitlines() if line.startswith("s3pypi "))
     assert setup in written
+
+
+@pytest.mark.bench
+def test_validate_benchmark_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "validate.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| bench_validate")]
+    assert [row.split("|")[1].strip() for row in rows] == [
+        "bench_validate-1.0-py3-none-any.whl",
+        "bench_validate-1.0.tar.gz",
+    ]

@@ -38,16 +38,6 @@ class Clock:
 
 
 @pytest.fixture
-def domain() -> str:
-    return f"pypi-{uuid.uuid4().hex[:8]}.example.com"
-
-
-@pytest.fixture
-def ssm(moto_endpoint: str) -> Any:
-    return boto3.client("ssm", endpoint_url=moto_endpoint, region_name=REGION)
-
-
-@pytest.fixture
 def put_user(ssm: Any, domain: str) -> Callable[[str, dict[str, Any]], None]:
     def put(user: str, record: dict[str, Any]) -> None:
         ssm.put_parameter(

@@ -10,15 +10,12 @@ import stat
 import string
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from s3pypi_core import auth
-from tests.conftest import REGION
 
 PUT_USER = Path(__file__).parent.parent / "auth_lambda" / "put_user.py"
 
@@ -32,16 +29,6 @@ def put_user(*args: str | Path, input: str | None = None) -> subprocess.Complete
         timeout=120,
         check=False,
     )
-
-
-@pytest.fixture
-def domain() -> str:
-    return f"pypi-{uuid.uuid4().hex[:8]}.example.com"
-
-
-@pytest.fixture
-def ssm(moto_endpoint: str) -> Any:
-    return boto3.client("ssm", endpoint_url=moto_endpoint, region_name=REGION)
 
 
 def stored(ssm: Any, domain: str, user: str) -> dict[str, Any]:
@@ -204,3 +191,18 @@ def test_the_seeds_basic_auth_directory_runs_the_same_script(ssm: Any, domain: s
 
     assert result.returncode == 0, result.stderr
     assert auth.verify_password(stored(ssm, domain, "alice"), "mysecretpassword")
+
+
+def test_a_password_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    users_file = tmp_path / "users.json"
+    args = ["localhost", "alice", "--file", str(users_file), "--password-stdin"]
+    result = subprocess.run(
+        [sys.executable, str(PUT_USER), *args],
+        input=b"caf\xe9\n",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == b"error: the password is not valid UTF-8\n"
+    assert not users_file.exists()

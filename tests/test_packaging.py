@@ -101,6 +101,18 @@ def test_pip_install_s3pypi_is_lean_and_says_what_an_extra_adds(
         "pip install 's3pypi[mirror]' (or put uv on PATH)\n"
     )
 
+    # Metadata twine would refuse is refused without twine too (packaging's validation).
+    invalid = project.wheel("1.2", requires_python='"><script>')
+    refused = subprocess.run(
+        [target / "bin" / "s3pypi", "upload", invalid, "--repository-url", index.as_uri()],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.endswith(
+        """invalid metadata: '"><script>' is invalid for 'requires-python'\n"""
+    )
+
     # The twine front end says what it needs, in one line.
     twine = subprocess.run(
         [target / "bin" / "s3pypi-twine", "upload", project.wheel("1.1")],

@@ -170,6 +170,6 @@ def test_an_object_that_is_not_a_distribution_is_reported_not_listed(
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "hello-world: skipped hello_world-2.0-py3-none-any.whl: not a valid distribution "
-        f"(s3://{bucket.name}/{key}: corrupt archive (File is not a zip file))\n"
+        f"(s3://{bucket.name}/{key}: corrupt archive: File is not a zip file)\n"
     )
     assert "hello_world-2.0-py3-none-any.whl" not in read_pages(bucket, "hello-world")[1].files

@@ -27,13 +27,6 @@ WHEEL = "hello_world-1.0.0-py3-none-any.whl"
 Run = Callable[..., Result]
 
 
-@pytest.fixture
-def published(bucket: Bucket, run: Run, dist_dir: Path) -> Bucket:
-    result = run("upload", dist_dir / "*", "--bucket", bucket.name, "--put-root-index")
-    assert result.exit_code == 0, result.output
-    return bucket
-
-
 def test_prints_the_index_url_and_negotiates_pages_like_the_edge(
     published: Bucket, tmp_path: Path
 ) -> None:

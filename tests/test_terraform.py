@@ -138,8 +138,21 @@ def test_every_variable_and_output_is_typed_described_and_documented(directory: 
 
 def test_outputs() -> None:
     outputs = module()["output"]
-    assert {"bucket", "distribution_id", "domain", "index_url", "locks_table"} <= set(outputs)
-    assert outputs["index_url"]["value"] == "https://${var.domain}/"
+    assert {
+        "bucket",
+        "distribution_id",
+        "domain",
+        "index_url",
+        "locks_table",
+        "repository_url",
+        "publisher_policy_arn",
+        "publisher_policy_json",
+        "maintainer_policy_arn",
+        "maintainer_policy_json",
+        "github_publisher_role_arn",
+        "gitlab_publisher_role_arn",
+    } <= set(outputs)
+    assert outputs["index_url"]["value"] == "https://${var.domain}/${local.index_key_prefix}"
     assert outputs["locks_table"]["value"] == "${one(aws_dynamodb_table.locks[*].name)}"
 
 
@@ -171,6 +184,23 @@ def test_example_root_as_in_the_seed() -> None:
     assert "us_east_1" in aliases
 
 
+def test_example_root_passes_the_ci_publishers_through() -> None:
+    root = module(TERRAFORM)
+    call = root["module"]["s3pypi"]
+    for name in ("github_publishers", "gitlab_publishers", "gitlab_url"):
+        assert call[name] == f"${{var.{name}}}"
+        assert root["variable"][name]["type"] == module()["variable"][name]["type"]
+        assert root["variable"][name]["default"] == module()["variable"][name]["default"]
+    for name in (
+        "repository_url",
+        "publisher_policy_arn",
+        "maintainer_policy_arn",
+        "github_publisher_role_arn",
+        "gitlab_publisher_role_arn",
+    ):
+        assert root["output"][name]["value"] == f"${{module.s3pypi.{name}}}"
+
+
 # The bucket
 
 
@@ -187,7 +217,8 @@ def test_bucket_is_private_and_encrypted() -> None:
     assert ownership["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
     sse = resource("aws_s3_bucket_server_side_encryption_configuration", "pypi")
     algorithm = sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
-    assert algorithm in ("AES256", "aws:kms")
+    # SSE-S3, or SSE-KMS with the customer key (both evaluated in test_terraform_iam.py)
+    assert algorithm == '${var.kms_key_arn == null ? "AES256" : "aws:kms"}'
     assert "acl" not in resource("aws_s3_bucket", "pypi")
 
 

@@ -191,6 +191,6 @@ def test_a_listed_file_that_is_no_longer_a_distribution_is_invalid(
     problems = verify_index(Config(s3=S3Config(bucket=bucket.name)))
 
     assert [(p.kind, p.message) for p in problems] == [
-        ("invalid-file", "corrupt archive (File is not a zip file)"),
+        ("invalid-file", "corrupt archive: File is not a zip file"),
         ("size-mismatch", f"the page says {size} bytes, it has 17"),
     ]

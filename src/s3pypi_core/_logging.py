@@ -21,18 +21,34 @@ class LogFormatter(logging.Formatter):
 
 
 @contextlib.contextmanager
-def log_to_stderr(verbose: bool) -> Iterator[None]:
-    """While a command runs: the `s3pypi` logger's lines on stderr (debug with `verbose`)."""
+def log_to_stderr(verbose: bool, *, propagate: bool = True) -> Iterator[None]:
+    """While a command runs: the `s3pypi` logger's lines on stderr (debug with `verbose`).
+
+    Records still reach the root logger (an embedding program's handlers, pytest's capture),
+    unless `propagate` is false (for a front end whose root handler prints them itself). When
+    the root logger already prints to stderr (`logging.basicConfig()`, as s3pypi 2.x called),
+    no second handler is added, so each line is printed once.
+    """
     logger = logging.getLogger(__prog__)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter("%(message)s"))
+    install = not propagate or not _root_prints_to_stderr()
     saved = logger.level, logger.propagate
-    logger.addHandler(handler)
+    if install:
+        logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.propagate = False  # a handler on the root logger (twine's) would print them twice
+    logger.propagate = propagate
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        if install:
+            logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
+
+
+def _root_prints_to_stderr() -> bool:
+    return any(
+        type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.__stderr__)
+        for handler in logging.getLogger().handlers
+    )

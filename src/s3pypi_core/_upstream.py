@@ -302,11 +302,13 @@ class Upstream:
             )
         return target
 
-    def metadata(self, file: UpstreamFile, expected: Hash) -> bytes:
+    def metadata(self, file: UpstreamFile, expected: Hash, max_size: int) -> bytes:
         """The file's PEP 658 metadata file, checked against the hash its page gives."""
         url = file.url.partition("#")[0] + ".metadata"
         with self._open(url) as response:
-            body = response.read(MAX_PAGE_SIZE + 1)
+            body = response.read(max_size + 1)
+        if len(body) > max_size:
+            raise UpstreamError(f"{redact(url)}: metadata larger than {max_size} bytes")
         try:
             actual = hashlib.new(expected.name, body).hexdigest()
         except ValueError:

@@ -104,7 +104,9 @@ def describe(record: Mapping[str, Any]) -> str:
 def parse_basic_auth(authorization: str | None) -> tuple[str, str] | None:
     """`(user, password)` from a `Basic base64(user:password)` header; None if malformed.
 
-    The password is everything after the FIRST ':', so passwords may contain ':'.
+    The password is everything after the FIRST ':', so passwords may contain ':'. Credentials
+    are UTF-8 (RFC 7617, uv, browsers) or, when they are not valid UTF-8, Latin-1 (pip and
+    requests encode them so).
     """
     if not authorization:
         return None
@@ -112,23 +114,77 @@ def parse_basic_auth(authorization: str | None) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(token.strip(), validate=True)
     except (binascii.Error, ValueError):
         return None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = raw.decode("latin-1")
     user, sep, password = decoded.partition(":")
     if not sep or not user:
         return None
     return user, password
 
 
+def verify_user(record: Mapping[str, Any] | None, password: str) -> bool:
+    """Whether `password` is the user's; an unknown user (None) costs as much as a wrong
+    password, so timing does not tell which usernames exist."""
+    if record is None:
+        verify_password(_unmatchable_record(), password)
+        return False
+    return verify_password(record, password)
+
+
+class VerifiedCredentials:
+    """Credentials verified lately: at most `size` of them, each for `ttl` seconds.
+
+    Holds a keyed hash of `user:password` (the key is random and lives only in this process),
+    never the password itself.
+    """
+
+    def __init__(
+        self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self._expiries: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def entry(self, user: str, password: str) -> bytes:
+        return hmac.digest(self._key, f"{user}\0{password}".encode(), "sha256")
+
+    def __contains__(self, entry: bytes) -> bool:
+        with self._lock:
+            expires = self._expiries.get(entry)
+            if expires is None:
+                return False
+            if self._clock() >= expires:
+                del self._expiries[entry]
+                return False
+            self._expiries.move_to_end(entry)
+            return True
+
+    def add(self, entry: bytes) -> None:
+        with self._lock:
+            self._expiries[entry] = self._clock() + self._ttl
+            self._expiries.move_to_end(entry)
+            while len(self._expiries) > self._size:
+                self._expiries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._expiries.clear()
+
+
 class Authenticator:
     """Checks `Authorization` headers against users found by `lookup(user) -> record | None`.
 
-    Verified credentials are cached for at most `cache_ttl` seconds, and at most `cache_size`
-    of them, so a removed or changed user loses access within that time. The cache holds a
-    keyed hash of the password (the key is random and lives only in this process), never the
-    password itself. An unknown user costs as much as a wrong password, so timing does not tell
-    which usernames exist. Errors of `lookup` (other than "no such user") propagate.
+    Verified credentials are remembered for at most `cache_ttl` seconds, and at most
+    `cache_size` of them, so a removed or changed user loses access within that time. Errors
+    of `lookup` (other than "no such user") propagate.
     """
 
     def __init__(
@@ -140,14 +196,7 @@ class Authenticator:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lookup = lookup
-        self._cache_ttl = cache_ttl
-        self._cache_size = cache_size
-        self._clock = clock
-        self._key = secrets.token_bytes(32)
-        self._verified: collections.OrderedDict[tuple[str, bytes], float] = (
-            collections.OrderedDict()
-        )
-        self._lock = threading.Lock()
+        self._verified = VerifiedCredentials(ttl=cache_ttl, size=cache_size, clock=clock)
 
     def check(self, authorization: str | None) -> bool:
         """True iff the header carries a valid `user:password`."""
@@ -155,35 +204,14 @@ class Authenticator:
         if credentials is None:
             return False
         user, password = credentials
-        entry = (user, hmac.digest(self._key, password.encode("utf-8"), "sha256"))
-        if self._cached(entry):
+        entry = self._verified.entry(user, password)
+        if entry in self._verified:
             return True
         record = self._lookup(user) if valid_username(user) else None
-        if record is None:
-            verify_password(_dummy_record(), password)
+        if not verify_user(record, password):
             return False
-        if not verify_password(record, password):
-            return False
-        self._remember(entry)
+        self._verified.add(entry)
         return True
-
-    def _cached(self, entry: tuple[str, bytes]) -> bool:
-        with self._lock:
-            expires = self._verified.get(entry)
-            if expires is None:
-                return False
-            if self._clock() >= expires:
-                del self._verified[entry]
-                return False
-            self._verified.move_to_end(entry)
-            return True
-
-    def _remember(self, entry: tuple[str, bytes]) -> None:
-        with self._lock:
-            self._verified[entry] = self._clock() + self._cache_ttl
-            self._verified.move_to_end(entry)
-            while len(self._verified) > self._cache_size:
-                self._verified.popitem(last=False)
 
 
 def load_users_file(path: Path) -> dict[str, dict[str, Any]]:
@@ -224,7 +252,7 @@ def _is_legacy(record: Mapping[str, Any]) -> bool:
 
 
 @functools.cache
-def _dummy_record() -> dict[str, Any]:
+def _unmatchable_record() -> dict[str, Any]:
     """A record no password matches, to spend the same time on unknown users."""
     return hash_password(secrets.token_urlsafe(32))
 

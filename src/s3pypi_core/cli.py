@@ -17,6 +17,7 @@ from s3pypi_core import __prog__, __version__
 from s3pypi_core._logging import log_to_stderr
 from s3pypi_core._upstream import PYPI
 from s3pypi_core.config import Config
+from s3pypi_core.distribution import MAX_METADATA_SIZE
 from s3pypi_core.exceptions import OptionError, S3PyPIError
 from s3pypi_core.locking import DEFAULT_TIMEOUT
 from s3pypi_core.maintenance import force_unlock as release_lock
@@ -184,6 +185,14 @@ def cli(ctx: click.Context) -> None:
 @click.option("--strict", is_flag=True, help="Fail when any file already exists.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.option(
+    "--max-metadata-size",
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    default=MAX_METADATA_SIZE,
+    show_default=True,
+    help="Refuse a distribution whose METADATA or PKG-INFO is larger.",
+)
 @verbose_option
 @handle_errors
 def upload(
@@ -193,10 +202,12 @@ def upload(
     strict: bool,
     force: bool,
     dry_run: bool,
+    max_metadata_size: int,
 ) -> None:
     """Publish distributions (wheels and sdists), e.g. `s3pypi upload dist/* --bucket B`."""
     if strict and force:
         raise click.UsageError("--strict and --force exclude each other")
+    cfg.max_metadata_size = max_metadata_size
     result = upload_packages(cfg, dist, put_root_index=put_root_index, strict=strict, force=force)
     for page in result.pages:
         log.debug("Updated %s", page)
@@ -417,27 +428,183 @@ def force_unlock(table: str, lock_id: str, profile: str | None, region: str | No
     "--users",
     "users_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Require basic auth for the users in FILE (written by put_user.py --file).",
+    help="Require basic auth for the users in FILE (`s3pypi user add --file FILE`); "
+    "re-read when it changes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Requests handled at once.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 3600),
+    default=30,
+    show_default=True,
+    help="Seconds a connection may stay idle, or take to send a request.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["s3pypi", "common", "combined"]),
+    default="s3pypi",
+    show_default=True,
+    help="Access log lines on stderr: s3pypi's, or the common/combined log format.",
 )
 @verbose_option
 @handle_errors
-def serve(cfg: Config, host: str, port: int, users_file: Path | None) -> None:
+def serve(
+    cfg: Config,
+    host: str,
+    port: int,
+    users_file: Path | None,
+    threads: int,
+    timeout: int,
+    log_format: str,
+) -> None:
     """Serve an index over HTTP as CloudFront does: preview a bucket, or serve one on-premises.
 
     pip and uv install from the URL it prints, e.g. `pip install --index-url URL NAME`.
+    Health check: GET /-/health. Stops gracefully on SIGTERM. Put TLS in a reverse proxy.
     """
-    from s3pypi_core.serve import open_server
+    from s3pypi_core.serve import ServerOptions, open_server
 
-    server = open_server(
-        cfg.open_storage(), cfg.layout, host=host, port=port, users_file=users_file
+    storage = cfg.open_storage()
+    settings = ServerOptions(
+        host=host, port=port, threads=threads, timeout=timeout, log_format=log_format
     )
-    click.echo(f"Serving {cfg.location} at {server.url}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serving = open_server(storage, cfg.layout, settings, users_file=users_file)
+    click.echo(f"Serving {cfg.location} at {serving.url} ({serving.auth})")
+    for note in serving.notes:
+        log.info("%s", note)
+    serving.server.serve_forever()
+
+
+@cli.group()
+def user() -> None:
+    """Add, remove and list the basic auth users of an index.
+
+    Users are kept in a JSON file (--file FILE, what `s3pypi serve --users FILE` reads) or in
+    SSM Parameter Store under /s3pypi/DOMAIN/users/USER (--domain DOMAIN, what the Lambda@Edge
+    function reads).
+    """
+
+
+def users_options(f: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="The users file (for s3pypi serve --users FILE).",
+            ),
+            click.option("--domain", help="The index's domain, for users kept in SSM."),
+            click.option("--region", help="SSM region (default: us-east-1)."),
+            click.option("--profile", help="AWS profile to use."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _users(**options: Any) -> Any:
+    from s3pypi_core import users
+
+    return users.open_users(**options)
+
+
+def _aws_errors_as_user_errors(f: F) -> F:
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from s3pypi_core import users
+
+        try:
+            return f(*args, **kwargs)
+        except users.aws_errors() as e:
+            raise users.UserError(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+@user.command("add")
+@click.argument("name", metavar="USER")
+@users_options
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--random-password",
+    type=int,
+    metavar="N",
+    help="Generate a random password of N letters and digits and print it.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing user.")
+@click.option("--salt-nbytes", type=int, default=32, show_default=True, metavar="N")
+@verbose_option
+@handle_errors
+@_aws_errors_as_user_errors
+def user_add(
+    name: str,
+    password_stdin: bool,
+    random_password: int | None,
+    overwrite: bool,
+    salt_nbytes: int,
+    **options: Any,
+) -> None:
+    """Add USER (or replace it, with --overwrite)."""
+    from s3pypi_core import users
+
+    if password_stdin and random_password is not None:
+        raise click.UsageError("--password-stdin and --random-password exclude each other")
+    users.check_username(name)
+    users.check_salt(salt_nbytes)
+    if random_password is not None:
+        password = users.random_password(random_password)
+    elif password_stdin:
+        password = users.password_from(sys.stdin.buffer)
+    else:
+        password = click.prompt(
+            f"Password for {name}", hide_input=True, confirmation_prompt=True, err=True
+        )
+    store = _users(**options)
+    replaced = users.add_user(store, name, password, overwrite=overwrite, salt_nbytes=salt_nbytes)
+    click.echo(f"{'Replaced' if replaced else 'Added'} user {name} in {store.where}", err=True)
+    if random_password is not None:
+        click.echo(password)
+
+
+@user.command("remove")
+@click.argument("name", metavar="USER")
+@users_options
+@verbose_option
+@handle_errors
+@_aws_errors_as_user_errors
+def user_remove(name: str, **options: Any) -> None:
+    """Remove USER."""
+    store = _users(**options)
+    store.delete(name)
+    click.echo(f"Removed user {name} from {store.where}", err=True)
+
+
+@user.command("list")
+@users_options
+@verbose_option
+@handle_errors
+@_aws_errors_as_user_errors
+def user_list(**options: Any) -> None:
+    """List the users and their password scheme."""
+    from s3pypi_core import users
+
+    records = _users(**options).list()
+    for line in users.listing(records):
+        click.echo(line)
+    old = users.stale(records)
+    if old:
+        log.warning(
+            "%d user(s) with an old password hash (%s): set their password again with "
+            "`s3pypi user add USER --overwrite`",
+            len(old),
+            ", ".join(old),
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from s3pypi_core import _aws
+from s3pypi_core.distribution import MAX_METADATA_SIZE
 from s3pypi_core.exceptions import OptionError, StorageError
 from s3pypi_core.layout import IndexLayout
 from s3pypi_core.locking import DEFAULT_TIMEOUT, Locker, no_lock, open_locker
@@ -61,6 +62,8 @@ class Config:
     dry_run: bool = False
     report: Callable[[str], None] = field(default=print, repr=False)
     """Where dry-run reports go."""
+    max_metadata_size: int = MAX_METADATA_SIZE
+    """The largest core metadata (METADATA, PKG-INFO) a distribution may have, in bytes."""
 
     def __post_init__(self) -> None:
         if self.s3 is not None and self.directory is not None:

@@ -13,7 +13,7 @@ from s3pypi_core.distribution import (
     normalize_package_name,
     parse_distribution_id,
 )
-from s3pypi_core.exceptions import S3PyPIError
+from s3pypi_core.exceptions import S3PyPIError, S3PyPiError
 from s3pypi_core.maintenance import Change, Problem, force_unlock, reindex, verify_index
 from s3pypi_core.publishing import (
     UploadResult,
@@ -32,6 +32,7 @@ __all__ = [
     "Problem",
     "S3Config",
     "S3PyPIError",
+    "S3PyPiError",
     "UploadResult",
     "delete_package",
     "existing_files",

@@ -1,23 +1,26 @@
 """Distribution files: what a file is called, what it says about itself, and its checksum.
 
-Everything here is read-only and local: a `Distribution` is fully validated before any byte of
-it reaches the index, so a bad file is refused before anything is written.
+Everything here is read-only and local: a `Distribution` is read in full (every archive member
+decompressed and checked, the file hashed in the same pass) and, for publishing, its metadata
+validated, before any byte of it reaches the index; so a bad file is refused before anything is
+written. Every refusal is an `InvalidDistribution` with a one-line message.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
-import os
-import tarfile
-import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from packaging.metadata import parse_email
+from packaging.metadata import Metadata, RawMetadata, parse_email
+from packaging.tags import Tag
 from packaging.utils import (
+    BuildTag,
     InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -28,11 +31,40 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from s3pypi_core.exceptions import InvalidDistribution
+from s3pypi_core._archive import (
+    EXTENSIONS,
+    MAX_METADATA_SIZE,
+    SDIST_EXTENSIONS,
+    WHEEL_EXTENSION,
+    read_archive,
+)
+from s3pypi_core.exceptions import InvalidDistribution, one_line
 
-WHEEL_EXTENSION = ".whl"
-SDIST_EXTENSIONS = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz")
-EXTENSIONS = (WHEEL_EXTENSION, *SDIST_EXTENSIONS)
+try:
+    from packaging.errors import ExceptionGroup
+except ImportError:  # packaging < 26 has it in packaging.metadata only
+    from packaging.metadata import ExceptionGroup  # type: ignore[no-redef,unused-ignore]
+
+__all__ = [
+    "EXTENSIONS",
+    "MAX_METADATA_SIZE",
+    "SDIST_EXTENSIONS",
+    "WHEEL_EXTENSION",
+    "Distribution",
+    "DistributionId",
+    "DistributionIdentity",
+    "distribution_identity",
+    "file_digest",
+    "find_distributions",
+    "metadata_problems",
+    "normalize_package_name",
+    "parse_distribution_id",
+    "parse_filename",
+    "read_archive",
+    "read_for_upload",
+    "sha256_hex",
+    "sha256_of",
+]
 
 _CHUNK = 1024 * 1024
 
@@ -45,27 +77,46 @@ class DistributionId:
     version: str
 
 
+@dataclass(frozen=True)
+class DistributionIdentity:
+    """What makes two files the same distribution, however their names are spelled.
+
+    `Hello-1.0.0-py3-none-any.whl` and `hello-1.0-py3-none-any.whl` are one distribution: the
+    same project (normalized), version (PEP 440) and, for a wheel, build tag and tags. A release
+    has one sdist, whatever its archive format.
+    """
+
+    project: NormalizedName
+    version: Version
+    kind: Literal["sdist", "wheel"]
+    build: BuildTag = ()
+    tags: frozenset[Tag] = field(default_factory=frozenset)
+
+
 def normalize_package_name(name: str) -> NormalizedName:
     """The PEP 503 normalized form of a project name: `My.Package_Name` -> `my-package-name`."""
     return canonicalize_name(name)
 
 
-def parse_filename(filename: str) -> tuple[NormalizedName, Version]:
-    """The project and version of a wheel or sdist filename, as packaging reads them.
+def distribution_identity(filename: str) -> DistributionIdentity:
+    """The identity of a distribution filename; `InvalidDistribution` when it names none.
 
-    Legacy sdist archives (`.tar.bz2`, `.tar.xz`) are named like `.tar.gz` ones, so they are read
-    as such. Raises `InvalidDistribution` for anything that is not a distribution filename.
+    >>> a = distribution_identity("Hello-1.0.0-py3-none-any.whl")
+    >>> a == distribution_identity("hello-1.0-py3-none-any.whl")
+    True
     """
-    if "/" in filename or "\\" in filename or filename.startswith("."):
-        raise InvalidDistribution(f"{filename}: not a plain file name")
+    _check_plain_name(filename)
     try:
         if filename.endswith(WHEEL_EXTENSION):
-            name, version, _build, _tags = parse_wheel_filename(filename)
+            name, version, build, tags = parse_wheel_filename(filename)
+            identity = DistributionIdentity(name, version, "wheel", build, tags)
         elif filename.endswith(SDIST_EXTENSIONS):
+            # Legacy sdist archives (.tar.bz2, .tar.xz) are named like .tar.gz ones.
             as_tar_gz = filename.removesuffix(".tar.bz2").removesuffix(".tar.xz")
             if as_tar_gz != filename:
                 as_tar_gz += ".tar.gz"
             name, version = parse_sdist_filename(as_tar_gz)
+            identity = DistributionIdentity(name, version, "sdist")
         else:
             raise InvalidDistribution(
                 f"{filename}: unknown file type (expected one of {', '.join(EXTENSIONS)})"
@@ -73,7 +124,16 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version]:
         canonicalize_name(name, validate=True)
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidName, InvalidVersion) as e:
         raise InvalidDistribution(f"{filename}: not a valid distribution filename ({e})") from e
-    return name, version
+    return identity
+
+
+def parse_filename(filename: str) -> tuple[NormalizedName, Version]:
+    """The project and version of a wheel or sdist filename, as packaging reads them.
+
+    Raises `InvalidDistribution` for anything that is not a distribution filename.
+    """
+    identity = distribution_identity(filename)
+    return identity.project, identity.version
 
 
 def parse_distribution_id(filename: str) -> DistributionId:
@@ -84,6 +144,11 @@ def parse_distribution_id(filename: str) -> DistributionId:
     """
     name, version = parse_filename(filename)
     return DistributionId(name.replace("-", "_"), str(version))
+
+
+def _check_plain_name(filename: str) -> None:
+    if "/" in filename or "\\" in filename or filename.startswith("."):
+        raise InvalidDistribution(f"{filename}: not a plain file name")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -108,7 +173,7 @@ def file_digest(path: Path, algorithm: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class Distribution:
-    """A validated distribution file on the local disk, with its core metadata."""
+    """A distribution file on the local disk, read in full, with its core metadata."""
 
     path: Path
     project: NormalizedName
@@ -130,25 +195,22 @@ class Distribution:
     def is_wheel(self) -> bool:
         return self.filename.endswith(WHEEL_EXTENSION)
 
-    @classmethod
-    def read(cls, path: Path) -> Distribution:
-        """Validate `path` as a distribution; raise `InvalidDistribution` saying what is wrong."""
-        filename = path.name
-        if not path.exists():
-            raise InvalidDistribution(f"{path}: no such file")
-        if not path.is_file():
-            raise InvalidDistribution(f"{path}: not a file")
-        project, version = parse_filename(filename)
-        try:
-            if os.path.getsize(path) == 0:
-                raise InvalidDistribution(f"{path}: file is empty")
-            metadata = _read_core_metadata(path)
-        except OSError as e:
-            raise InvalidDistribution(f"{path}: cannot read file ({e.strerror or e})") from e
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError) as e:
-            raise InvalidDistribution(f"{path}: corrupt archive ({e})") from e
+    @property
+    def identity(self) -> DistributionIdentity:
+        return distribution_identity(self.filename)
 
-        raw, _unparsed = parse_email(metadata)
+    @classmethod
+    def read(cls, path: Path, *, max_metadata_size: int = MAX_METADATA_SIZE) -> Distribution:
+        """Read `path` in full; raise `InvalidDistribution` saying what is wrong with it.
+
+        The archive must be intact (see `read_archive`) and its metadata must name the project
+        and version of its filename. The metadata is not validated further: that is
+        `validate()`, for publishing, so that files already in an index stay readable.
+        """
+        filename = path.name
+        project, version = parse_filename(filename)
+        contents = read_archive(path, max_metadata_size=max_metadata_size)
+        raw, _unparsed = parse_email(contents.metadata)
         meta_name, meta_version = raw.get("name"), raw.get("version")
         if not meta_name or not meta_version:
             raise InvalidDistribution(f"{path}: core metadata has no Name or Version")
@@ -156,101 +218,117 @@ class Distribution:
             meta_project = canonicalize_name(meta_name, validate=True)
             parsed_version = Version(meta_version)
         except (InvalidName, InvalidVersion) as e:
-            raise InvalidDistribution(f"{path}: invalid core metadata ({e})") from e
+            raise InvalidDistribution(f"{path}: invalid core metadata ({one_line(e)})") from e
         if meta_project != project or parsed_version != version:
             raise InvalidDistribution(
                 f"{path}: filename says {project} {version} but its metadata says "
-                f"{meta_name} {meta_version}"
+                f"{one_line(meta_name)} {one_line(meta_version)}"
             )
 
         is_static = filename.endswith(WHEEL_EXTENSION) or (
-            _metadata_version(raw.get("metadata_version")) >= Version("2.2")
-            and not raw.get("dynamic")
+            _metadata_version(raw) >= Version("2.2") and not raw.get("dynamic")
         )
-        sha256, size = sha256_of(path)
         return cls(
             path=path,
             project=project,
             version=version,
-            metadata=metadata,
+            metadata=contents.metadata,
             metadata_is_static=is_static,
             requires_python=raw.get("requires_python"),
-            sha256=sha256,
-            size=size,
+            sha256=contents.sha256,
+            size=contents.size,
         )
 
+    def validate(self) -> None:
+        """Raise `InvalidDistribution` when the metadata is not fit to publish (see
+        `metadata_problems`): the one check `s3pypi upload`, `s3pypi-twine` and the Hatch
+        publisher share, so that they accept and refuse the same files for the same reason."""
+        problems = metadata_problems(self.metadata)
+        if problems:
+            raise InvalidDistribution(f"{self.path}: invalid metadata: {'; '.join(problems)}")
 
-def _metadata_version(value: str | None) -> Version:
+
+def read_for_upload(path: Path, *, max_metadata_size: int = MAX_METADATA_SIZE) -> Distribution:
+    """Read a file to publish: `Distribution.read`, then `Distribution.validate`."""
+    dist = Distribution.read(path, max_metadata_size=max_metadata_size)
+    dist.validate()
+    return dist
+
+
+def _metadata_version(raw: RawMetadata) -> Version:
     try:
-        return Version(value or "1.0")
+        return Version(raw.get("metadata_version") or "1.0")
     except InvalidVersion:
         return Version("1.0")
 
 
-def _read_core_metadata(path: Path) -> bytes:
-    """The raw METADATA of a wheel or PKG-INFO of an sdist, without extracting the archive."""
-    filename = path.name
-    if filename.endswith((WHEEL_EXTENSION, ".zip")):
-        with zipfile.ZipFile(path) as archive:
-            if filename.endswith(WHEEL_EXTENSION):
-                wanted = _single(path, _wheel_metadata_names(archive.namelist()), "METADATA")
-            else:
-                wanted = _single(path, _sdist_metadata_names(archive.namelist()), "PKG-INFO")
-            return archive.read(wanted)
-    # The compression named by the extension, so a corrupt file gets one clear error.
-    with tarfile.open(path, mode=_TAR_MODES[filename.rpartition(".tar.")[2]]) as archive:
-        # Scan member by member: PKG-INFO sits near the start of an sdist, so a large
-        # archive is rarely decompressed to its end.
-        for member in _iter_tar(archive):
-            if member.isfile() and _is_sdist_metadata(member.name):
-                extracted = archive.extractfile(member)
-                if extracted is not None:
-                    return extracted.read()
-    raise InvalidDistribution(f"{path}: archive has no PKG-INFO")
+# Metadata validation
 
 
-_TAR_MODES: dict[str, Literal["r:gz", "r:bz2", "r:xz"]] = {
-    "gz": "r:gz",
-    "bz2": "r:bz2",
-    "xz": "r:xz",
-}
+def metadata_problems(metadata: bytes) -> list[str]:
+    """What is wrong with core metadata for publishing, one short sentence each; [] when nothing.
+
+    The rules are those `twine check` and `twine upload` apply (and PyPI): every field known
+    and well-formed for its Metadata-Version (packaging's validation: Requires-Python,
+    Requires-Dist, Name, Version, Summary on one line ...), and a reStructuredText long
+    description that renders (when readme_renderer, which twine brings, is installed).
+    """
+    raw, unparsed = parse_email(metadata)
+    if _metadata_version(raw) < Version("2.4"):
+        # setuptools writes License-File under Metadata-Version 2.1; twine lets it through
+        # (dropping it), and so do we.
+        raw.pop("license_files", None)
+        unparsed.pop("license-file", None)
+    problems = [f"field {one_line(key)!r} is unknown or malformed" for key in sorted(unparsed)]
+    try:
+        Metadata.from_raw(raw)
+    except ExceptionGroup as group:
+        problems += sorted(one_line(e) for e in group.exceptions)
+    if (rendering := _description_problem(raw)) is not None:
+        problems.append(rendering)
+    return problems
 
 
-def _iter_tar(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    while (member := archive.next()) is not None:
-        yield member
+_DOCUTILS_REPORT = re.compile(r"<string>:(\d*): \((\w+)/\d\) ")
+_MAX_DETAILS = 300
+"""Characters of docutils' report kept in the message: the first errors say enough."""
 
 
-def _wheel_metadata_names(names: Iterable[str]) -> list[str]:
-    return [
-        n
-        for n in names
-        if n.count("/") == 1 and n.endswith("/METADATA") and n.split("/")[0].endswith(".dist-info")
-    ]
+def _description_problem(raw: RawMetadata) -> str | None:
+    """Why the long description would not render on PyPI, as `twine check` tells; None if it
+    would. Only reStructuredText can fail (it is the default when no content type is given)."""
+    description = raw.get("description")
+    if not description or description.rstrip() == "UNKNOWN":
+        return None
+    content_type = (raw.get("description_content_type") or "text/x-rst").split(";")[0]
+    if content_type.strip().lower() != "text/x-rst":
+        return None
+    try:  # docutils: imported only for a description to render
+        import readme_renderer.rst
+    except ImportError:
+        # A lean install (no s3pypi[twine], which brings twine and so readme_renderer): PyPI's
+        # rendering is not checked. Where s3pypi-twine runs, every front end checks it.
+        return None
 
-
-def _is_sdist_metadata(name: str) -> bool:
-    parts = name.split("/")
-    return len(parts) == 2 and parts[1] == "PKG-INFO" and parts[0] not in ("", ".", "..")
-
-
-def _sdist_metadata_names(names: Iterable[str]) -> list[str]:
-    return [n for n in names if _is_sdist_metadata(n)]
-
-
-def _single(path: Path, names: list[str], what: str) -> str:
-    if not names:
-        raise InvalidDistribution(f"{path}: archive has no {what}")
-    if len(names) > 1:
-        raise InvalidDistribution(f"{path}: archive has several {what} files: {', '.join(names)}")
-    return names[0]
+    report = io.StringIO()
+    if readme_renderer.rst.render(description, stream=report) is not None:
+        return None
+    details = _DOCUTILS_REPORT.sub(
+        lambda m: f"line {m[1]}: {m[2].lower()}: " if m[1] else f"{m[2].lower()}: ",
+        report.getvalue(),
+    )
+    details = one_line(details, "; ")
+    if len(details) > _MAX_DETAILS:
+        details = details[:_MAX_DETAILS].rstrip() + " ..."
+    return f"the long description has reStructuredText errors and would not render ({details})"
 
 
 def find_distributions(paths: Iterable[Path | str]) -> list[Path]:
     """Expand the arguments of `upload`: files as given, and glob patterns (`'dist/*'`).
 
     A pattern keeps only the files that look like distributions; a file named explicitly must
-    be one (it is validated later). Duplicates are dropped.
+    be one (it is validated later). Duplicates are dropped; two files of one distribution
+    (`Hello-1.0-py3-none-any.whl` and `hello-1.0-py3-none-any.whl`) are refused.
     """
     found: dict[Path, None] = {}
     for arg in paths:
@@ -269,4 +347,15 @@ def find_distributions(paths: Iterable[Path | str]) -> list[Path]:
         if path.name in names and names[path.name].resolve() != path.resolve():
             raise InvalidDistribution(f"two files named {path.name}: {names[path.name]} and {path}")
         names[path.name] = path
+    distributions: dict[DistributionIdentity, Path] = {}
+    for path in names.values():
+        try:
+            identity = distribution_identity(path.name)
+        except InvalidDistribution:
+            continue  # refused, with its reason, when it is read
+        if identity in distributions:
+            raise InvalidDistribution(
+                f"two files for the same distribution: {distributions[identity]} and {path}"
+            )
+        distributions[identity] = path
     return list(names.values())

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def one_line(text: object, sep: str = " ") -> str:
+    """`text` (an error, a message from a library) as one line: what a user error prints."""
+    return sep.join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 class S3PyPIError(Exception):
     """Base class: the message is a complete sentence for the user."""
 
@@ -49,3 +54,7 @@ class MirrorRefused(S3PyPIError):
 
 class UpstreamError(S3PyPIError):
     """The index a mirror copies from cannot be read, or what it serves does not check out."""
+
+
+S3PyPiError = S3PyPIError
+"""s3pypi 2.x's name for `S3PyPIError`, so that `except S3PyPiError` in 2.x scripts still works."""

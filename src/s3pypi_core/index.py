@@ -12,7 +12,7 @@ import html
 import json
 import re
 import urllib.parse
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -110,21 +110,51 @@ class _HashView(MutableMapping[str, "Hash | None"]):
         return repr(dict(self))
 
 
-@dataclass
+@dataclass(init=False)
 class Index:
-    """A project page: the files of one project."""
+    """A project page: the files of one project.
 
-    files: dict[str, IndexFile] = field(default_factory=dict)
-    name: str = ""
-    serial: int = 0
+    `files` maps each filename to its record; as in s3pypi 2.x, it may also map filenames to
+    their hash (or None), `Index({"foo-1.0.tar.gz": None})`, and records are made of them.
+    """
+
+    files: dict[str, IndexFile]
+    name: str
+    serial: int
     """Bumped on every change; written into both pages so a stale or foreign page is told apart
     (like PyPI's `_last-serial`)."""
     mirrored_from: str | None = None
     """The index the project is copied from by `s3pypi mirror`; None for a project of ours."""
 
+    def __init__(
+        self,
+        files: Mapping[str, IndexFile | Hash | None] | None = None,
+        name: str = "",
+        serial: int = 0,
+        mirrored_from: str | None = None,
+    ) -> None:
+        self.files = {
+            filename: value if isinstance(value, IndexFile) else IndexFile(filename, value)
+            for filename, value in (files or {}).items()
+        }
+        self.name = name
+        self.serial = serial
+        self.mirrored_from = mirrored_from
+
     @property
     def filenames(self) -> MutableMapping[str, Hash | None]:
+        """filename -> hash: s3pypi 2.x's view of a page, backed by the records."""
         return _HashView(self.files)
+
+    @filenames.setter
+    def filenames(self, hashes: Mapping[str, Hash | None]) -> None:
+        """Replace the list of files (2.x's `index.filenames = {...}`); what the records knew
+        about a file that stays, with the same hash, is kept."""
+        files = {}
+        for filename, value in hashes.items():
+            old = self.files.get(filename)
+            files[filename] = old if old and old.hash == value else IndexFile(filename, value)
+        self.files = files
 
     def sorted_files(self) -> list[IndexFile]:
         return sorted(self.files.values(), key=IndexFile._sort_key)

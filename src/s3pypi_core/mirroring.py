@@ -216,7 +216,10 @@ def mirror_packages(
         try:
             with ThreadPoolExecutor(UPSTREAM_THREADS) as pool:
                 dists = list(
-                    pool.map(lambda f: _fetch(source, f, Path(tmp), observer), result.copied)
+                    pool.map(
+                        lambda f: _fetch(source, f, Path(tmp), observer, cfg.max_metadata_size),
+                        result.copied,
+                    )
                 )
         finally:
             observer.close()
@@ -369,8 +372,16 @@ def _with_size(source: Upstream, file: MirroredFile) -> MirroredFile:
 
 
 def _fetch(
-    source: Upstream, file: MirroredFile, directory: Path, observer: MirrorObserver
+    source: Upstream,
+    file: MirroredFile,
+    directory: Path,
+    observer: MirrorObserver,
+    max_metadata_size: int,
 ) -> Distribution:
+    """Download a file and read it in full as `upload` does (an intact archive whose metadata
+    names its project and version). Not the publishing gate's metadata checks: they judge
+    what you publish, and a public release the upstream serves is what it is."""
+
     def starting(size: int | None) -> None:
         nonlocal file
         file = replace(file, size=size)
@@ -380,12 +391,14 @@ def _fetch(
         file.upstream, directory, lambda n: observer.progress(file, n), on_start=starting
     )
     observer.finished(file)
-    dist = Distribution.read(path)
+    dist = Distribution.read(path, max_metadata_size=max_metadata_size)
     if dist.version != Version(file.version):
         raise UpstreamError(f"{file.filename}: the resolver chose it as version {file.version}")
     requires_python = file.requires_python or dist.requires_python
     if file.metadata is not None and file.metadata.core_metadata is not None:
-        metadata = source.metadata(file.upstream, file.metadata.core_metadata)
+        metadata = source.metadata(
+            file.upstream, file.metadata.core_metadata, max_size=max_metadata_size
+        )
         _check_metadata(file, metadata)
         return replace(
             dist, metadata=metadata, metadata_is_static=True, requires_python=requires_python

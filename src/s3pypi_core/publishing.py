@@ -32,6 +32,7 @@ from s3pypi_core.distribution import (
     find_distributions,
     normalize_package_name,
     parse_filename,
+    read_for_upload,
     sha256_hex,
 )
 from s3pypi_core.exceptions import (
@@ -107,7 +108,7 @@ class UploadResult:
 
 def upload_packages(
     cfg: Config,
-    dist: Iterable[Path | str],
+    dist: Iterable[Path | str | Distribution],
     put_root_index: bool = False,
     strict: bool = False,
     force: bool = False,
@@ -116,12 +117,13 @@ def upload_packages(
 ) -> UploadResult:
     """Publish distributions; an existing file is skipped with a warning unless `force`.
 
-    Every file is validated before anything is written. With `strict`, raise `ExistingFiles`
-    (after publishing the others) when any file already existed.
+    Every file is read in full and validated before anything is written (`read_distributions`;
+    a `Distribution` given was read already). With `strict`, raise `ExistingFiles` (after
+    publishing the others) when any file already existed.
     """
     if strict and force:
         raise S3PyPIError("--strict and --force exclude each other")
-    dists = [Distribution.read(path) for path in find_distributions(dist)]
+    dists = read_distributions(cfg, dist)
     if not dists:
         raise InvalidDistribution("no distributions given")
     result = cfg.publisher().upload(
@@ -131,6 +133,23 @@ def upload_packages(
         names = ", ".join(d.filename for d in result.skipped)
         raise ExistingFiles(f"{len(result.skipped)} file(s) already existed: {names}")
     return result
+
+
+def read_distributions(
+    cfg: Config, dist: Iterable[Path | str | Distribution]
+) -> list[Distribution]:
+    """The distributions to upload, each read in full and validated (`read_for_upload`).
+
+    The one check every front end runs, so that `s3pypi upload`, `s3pypi-twine upload` and
+    `hatch publish -p s3pypi` accept and refuse the same files, for the same reasons.
+    """
+    given = list(dist)
+    read = {d.path: d for d in given if isinstance(d, Distribution)}
+    paths = find_distributions(d.path if isinstance(d, Distribution) else d for d in given)
+    return [
+        read.get(path) or read_for_upload(path, max_metadata_size=cfg.max_metadata_size)
+        for path in paths
+    ]
 
 
 def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:

@@ -10,11 +10,17 @@ import argparse
 import sys
 import traceback
 
-from s3pypi_core import Config, __version__, existing_files, find_distributions, upload_packages
+from s3pypi_core import (
+    Config,
+    __version__,
+    existing_files,
+    find_distributions,
+    read_distributions,
+    upload_packages,
+)
 from s3pypi_core._logging import log_to_stderr
 from s3pypi_core.exceptions import ExistingFiles, S3PyPIError
 from s3pypi_core.storage import parse_put_args
-from s3pypi_twine.checks import check_distribution
 from s3pypi_twine.pypirc import DEFAULT_CONFIG_FILE, Repository, read_repository
 
 PROG = "s3pypi-twine"
@@ -175,7 +181,8 @@ def _seconds(value: str) -> float:
 
 def _upload(argv: list[str], *, prog: str) -> int:
     args = upload_parser(prog).parse_args(argv)
-    with log_to_stderr(args.verbose):
+    # twine's handler on the root logger prints records too: not twice.
+    with log_to_stderr(args.verbose, propagate=False):
         try:
             upload(args)
         except S3PyPIError as e:
@@ -187,7 +194,11 @@ def _upload(argv: list[str], *, prog: str) -> int:
 
 
 def upload(args: argparse.Namespace) -> None:
-    """Validate every file, refuse existing ones (unless --skip-existing), then publish."""
+    """Validate every file, refuse existing ones (unless --skip-existing), then publish.
+
+    The validation is the core's, shared with `s3pypi upload` and the Hatch publisher: it
+    refuses what `twine check` and `twine upload` refuse, and damaged archives.
+    """
     import rich
 
     from s3pypi_twine.progress import ProgressObserver
@@ -197,11 +208,11 @@ def upload(args: argparse.Namespace) -> None:
     console.print(f"Uploading distributions to {cfg.location}", markup=False, soft_wrap=True)
 
     paths = find_distributions(args.dists)
-    for path in paths:
-        if args.verbose:
-            size_kb = path.stat().st_size / 1024
-            console.print(f"{path} ({size_kb:.1f} KB)", markup=False, soft_wrap=True)
-        check_distribution(path)
+    dists = read_distributions(cfg, paths)
+    if args.verbose:
+        for dist in dists:
+            size_kb = dist.size / 1024
+            console.print(f"{dist.path} ({size_kb:.1f} KB)", markup=False, soft_wrap=True)
 
     if not args.skip_existing:
         existing = existing_files(cfg, paths)
@@ -216,7 +227,7 @@ def upload(args: argparse.Namespace) -> None:
         # strict: a file another publisher adds meanwhile is still an error, as in twine.
         result = upload_packages(
             cfg,
-            paths,
+            dists,
             put_root_index=args.put_root_index,
             strict=not args.skip_existing,
             observer=observer,

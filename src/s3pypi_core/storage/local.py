@@ -32,6 +32,7 @@ class LocalStorage(Storage):
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"not a directory: {self.root}")
         self._thread_lock = threading.Lock()
+        self._real_root: Path | None = None
 
     def url(self, key: str = "") -> str:
         return self.root.as_uri().rstrip("/") + "/" + urllib.parse.quote(key)
@@ -39,7 +40,10 @@ class LocalStorage(Storage):
     def _path(self, key: str) -> Path:
         relative = key + "index.html" if key.endswith("/") or not key else key
         path = (self.root / relative).resolve()
-        if self.root.resolve() not in path.parents:
+        real_root = self._real_root or self.root.resolve()
+        if self._real_root is None and real_root.is_dir():
+            self._real_root = real_root  # once it exists: a realpath costs a served request
+        if real_root not in path.parents:
             raise StorageError(f"key outside of the index directory: {key!r}")
         return path
 

@@ -3,7 +3,7 @@
 resource "aws_s3_bucket" "pypi" {
   #checkov:skip=CKV_AWS_18:Every request reaches the bucket through CloudFront, whose access logs are optional (var.logging_bucket); server access logs would need a bucket of their own.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles the cost for data that can be published again; versioning (var.enable_versioning) covers mistakes.
-  #checkov:skip=CKV_AWS_145:SSE-S3 on purpose: SSE-KMS would need a key policy for CloudFront's origin access control and kms permissions for every publisher.
+  #checkov:skip=CKV_AWS_145:SSE-S3 by default on purpose (SSE-KMS needs a key policy for CloudFront's origin access control); kms_key_arn turns SSE-KMS on.
   #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; publishers already update the pages.
   bucket = var.bucket
 }
@@ -30,9 +30,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "pypi" {
 
   rule {
     apply_server_side_encryption_by_default {
-      # SSE-S3: CloudFront's origin access control reads it without a KMS key policy.
-      sse_algorithm = "AES256"
+      # SSE-S3 by default: CloudFront's origin access control reads it without a KMS key
+      # policy. With kms_key_arn, that key's policy must let CloudFront decrypt.
+      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_arn
     }
+    bucket_key_enabled = var.kms_key_arn != null # S3 Bucket Keys: far fewer (paid) KMS requests
   }
 }
 
