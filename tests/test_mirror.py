@@ -414,6 +414,76 @@ def test_a_tampered_metadata_file_is_refused(
     assert bucket.keys() == []
 
 
+def _edit_page(directory: Path, project: str, change: Callable[[dict[str, Any]], None]) -> None:
+    path = directory / project / "index.json"
+    data = json.loads(path.read_text())
+    for item in data["files"]:
+        change(item)
+    path.write_text(json.dumps(data))
+
+
+def _understate_size(directory: Path) -> None:
+    def change(item: dict[str, Any]) -> None:
+        item["size"] = 10
+
+    _edit_page(directory, "util", change)
+
+
+def _metadata_of_another_project(directory: Path) -> None:
+    """A metadata file naming another project, with the hash the page gives for it."""
+    metadata = directory / "util" / "util-1.0-py3-none-any.whl.metadata"
+    metadata.write_bytes(metadata.read_bytes().replace(b"Name: util", b"Name: evil"))
+
+    def change(item: dict[str, Any]) -> None:
+        if item["filename"] == "util-1.0-py3-none-any.whl":
+            item["core-metadata"] = item["dist-info-metadata"] = {"sha256": sha256(metadata)}
+
+    _edit_page(directory, "util", change)
+
+
+def _damage_page(directory: Path) -> None:
+    (directory / "util" / "index.json").write_text('{"files": [{"nope": 1}]')
+
+
+def _corrupt_archive(directory: Path) -> None:
+    """A file that is not a wheel, listed with its own (matching) hash."""
+    wheel = directory / "util" / "util-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK not a zip at all")
+
+    def change(item: dict[str, Any]) -> None:
+        if item["filename"] == wheel.name:
+            item["hashes"] = {"sha256": sha256(wheel)}
+            item["size"] = wheel.stat().st_size
+
+    _edit_page(directory, "util", change)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_understate_size, "is larger than the 10 bytes announced"),
+        (_metadata_of_another_project, "metadata name `evil` does not match given name `util`"),
+        (_damage_page, "unexpected JSON"),
+        (_corrupt_archive, "util-1.0-py3-none-any.whl: corrupt archive"),
+    ],
+)
+def test_a_damaged_upstream_is_refused(
+    full_upstream: Path,
+    bucket: Bucket,
+    run: Run,
+    tmp_path: Path,
+    damage: Callable[[Path], None],
+    message: str,
+) -> None:
+    """Whatever the upstream serves wrong (a size, a metadata file, a page, an archive), the
+    resolver or the mirror refuses it in one line, and nothing is written."""
+    damage(full_upstream)
+    with serving("--repository-url", full_upstream.as_uri(), log_dir=tmp_path) as upstream:
+        result = mirror(run, "util", "--upstream", upstream.url, "--bucket", bucket.name)
+    assert message in error_line(result)
+    assert bucket.keys() == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -41,6 +41,7 @@ from s3pypi_core._upstream import (
     find_uv,
     load_toml,
     parse_python_version,
+    redact,
     uv_platform,
 )
 from s3pypi_core.distribution import Distribution
@@ -391,7 +392,12 @@ def _fetch(
         file.upstream, directory, lambda n: observer.progress(file, n), on_start=starting
     )
     observer.finished(file)
-    dist = Distribution.read(path, max_metadata_size=max_metadata_size)
+    try:
+        dist = Distribution.read(path, max_metadata_size=max_metadata_size)
+    except InvalidDistribution as e:
+        # Named by where it came from: the temporary file is gone by the time anyone reads this.
+        where = f"{file.filename} from {redact(file.upstream.url)}"
+        raise InvalidDistribution(str(e).replace(str(path), where)) from None
     if dist.version != Version(file.version):
         raise UpstreamError(f"{file.filename}: the resolver chose it as version {file.version}")
     requires_python = file.requires_python or dist.requires_python
