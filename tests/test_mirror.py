@@ -214,6 +214,21 @@ def test_mirror_into_a_bucket_then_pip_and_uv_install_from_it_alone(
         assert installed(python) == INSTALLED
 
 
+def test_the_upstreams_password_is_written_nowhere(
+    plain_upstream: str, run: Run, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    with_password = plain_upstream.replace("http://", "http://alice:s3cret@")
+    result = mirror(run, "util", "--upstream", with_password, "--repository-url", index.as_uri())
+    assert result.exit_code == 0, result.output
+    assert json.loads((index / "util" / "index.json").read_text())["_s3pypi"] == {
+        "mirrored-from": plain_upstream
+    }
+    written = b"".join(p.read_bytes() for p in index.rglob("*") if p.is_file())
+    assert b"s3cret" not in written
+    assert "s3cret" not in result.output
+
+
 def test_dry_run_prints_names_versions_files_and_bytes_and_writes_nothing(
     plain_upstream: str, dists: dict[str, Path], bucket: Bucket, run: Run
 ) -> None:

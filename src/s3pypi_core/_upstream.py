@@ -65,6 +65,10 @@ _UV_KEPT = (
 ProgressCallback = Callable[[int], None]
 
 
+class _Unreachable(UpstreamError):
+    """No answer at all (refused, unknown host, timed out), as opposed to an HTTP error."""
+
+
 @dataclass(frozen=True)
 class Target:
     """One environment to mirror for: a Python version and a platform (None: this machine's)."""
@@ -215,7 +219,7 @@ class Upstream:
             raise UpstreamError(f"{redact(url)}: HTTP {e.code} {e.reason}") from None
         except urllib.error.URLError as e:
             reason = getattr(e.reason, "strerror", None) or e.reason
-            raise UpstreamError(f"cannot reach {redact(url)}: {reason}") from None
+            raise _Unreachable(f"cannot reach {redact(url)}: {reason}") from None
         except (OSError, ValueError) as e:
             raise UpstreamError(f"cannot read {redact(url)}: {e}") from None
 
@@ -229,10 +233,10 @@ class Upstream:
         try:
             with self._open(self.url, method="HEAD"):
                 pass
-        except UpstreamError as e:
-            # A server that answers at all is there; only "no answer" is fatal here.
-            if "cannot reach" in str(e):
-                raise
+        except _Unreachable:
+            raise
+        except UpstreamError:
+            pass  # it answers (if only with an HTTP error, e.g. 405 for HEAD): it is there
 
     def project_page(self, project: str) -> Index:
         """The upstream's page of a project (PEP 691 JSON when served, else PEP 503 HTML)."""
