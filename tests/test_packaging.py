@@ -30,8 +30,9 @@ LEAN = {
     "urllib3",
     "click",
     "packaging",
+    "waitress",
 }
-"""s3pypi and what its core needs: boto3 (with its own), click, packaging."""
+"""s3pypi and what its core needs: boto3 (with its own), click, packaging, waitress (serve)."""
 
 
 @pytest.fixture(scope="module")
