@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -65,7 +66,7 @@ def test_the_wheel_carries_the_licence_and_project_urls(wheel: Path) -> None:
     urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL", []))
     assert {"Homepage", "Documentation", "Source", "Changelog"} <= urls.keys()
     extras = metadata.get_all("Provides-Extra", [])
-    assert sorted(extras) == ["hatch", "twine"]
+    assert sorted(extras) == ["hatch", "mirror", "twine"]
 
 
 @pytest.mark.slow
@@ -94,6 +95,19 @@ def test_pip_install_s3pypi_is_lean_and_says_what_an_extra_adds(
     )  # fmt: skip
     assert upload.returncode == 0, upload.stderr
     assert (index / "hello-world" / "index.json").is_file()
+
+    # The mirror says what it needs (uv, neither installed nor on PATH), in one line.
+    mirror = subprocess.run(
+        [target / "bin" / "s3pypi", "mirror", "six", "--repository-url", index.as_uri()],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+    )
+    assert mirror.returncode == 1
+    assert mirror.stderr == (
+        "s3pypi: error: s3pypi mirror resolves with uv, which is not installed: "
+        "pip install 's3pypi[mirror]' (or put uv on PATH)\n"
+    )
 
     # Metadata twine would refuse is refused without twine too (packaging's validation).
     invalid = project.wheel("1.2", requires_python='"><script>')

@@ -227,11 +227,13 @@ def test_a_publisher_may_promote_and_a_maintainer_may_also_prune(
         s3pypi(run, fault_proxy, index, "prune", "hello-world", "--keep", "1", "--prefix", "dev"),
         index,
     )
-    assert {r.resource.rsplit("/", 1)[-1] for r in prune if r.action == "s3:DeleteObject"} == {
-        "hello_world-1.0.0-py3-none-any.whl",
-        "hello_world-1.0.0-py3-none-any.whl.metadata",
-        "hello_world-1.0.0.tar.gz",
-        "hello_world-1.0.0.tar.gz.metadata",
+    deleted = {r.resource.split("/dev/")[-1] for r in prune if r.action == "s3:DeleteObject"}
+    assert deleted == {
+        "hello-world/hello_world-1.0.0-py3-none-any.whl",
+        "hello-world/hello_world-1.0.0-py3-none-any.whl.metadata",
+        "hello-world/hello_world-1.0.0.tar.gz",
+        "hello-world/hello_world-1.0.0.tar.gz.metadata",
+        "hello-world/1.0.0/json",  # the release's PyPI JSON (the human view's)
     }
     for request in prune:
         assert is_allowed(maintainer, request), request

@@ -209,7 +209,11 @@ def _plan(
     project = objects.name
     for filename, obj in sorted(objects.dists.items()):
         known = page.files.get(filename) or (old_page.files.get(filename) if old_page else None)
-        why = "--rehash" if rehash else _why_read(known, obj, filename in objects.metadata)
+        why = (
+            "--rehash"
+            if rehash
+            else _why_read(known, obj, filename in objects.metadata, page.mirrored_from is None)
+        )
         if why is None and known is not None:
             record = known
         else:
@@ -231,13 +235,17 @@ def _plan(
     return plan
 
 
-def _why_read(known: IndexFile | None, obj: StoredObject, has_metadata: bool) -> str | None:
+def _why_read(
+    known: IndexFile | None, obj: StoredObject, has_metadata: bool, uploaded_here: bool = True
+) -> str | None:
     """Why a distribution must be downloaded again, or None when its record is complete.
 
     Downloading is skipped whenever the page already has what a download would give: a record
     written by this tool (it always has size and upload-time, and then its hash, requires-python
     and core-metadata were read from the file itself) for an object of that size that was not
-    replaced after it was listed, whose `.metadata` file is still there.
+    replaced after it was listed, whose `.metadata` file is still there. A mirrored file's
+    upload time is the upstream's (`uploaded_here` False), older than its object here: it says
+    nothing about replacement.
     """
     if known is None:
         return "not on the page"
@@ -245,7 +253,7 @@ def _why_read(known: IndexFile | None, obj: StoredObject, has_metadata: bool) ->
         return "listed without size or upload time, e.g. by s3pypi 2.x"
     if known.size != obj.size:
         return f"{obj.size} bytes, the page says {known.size}"
-    if obj.last_modified and obj.last_modified > known.upload_time + CLOCK_SKEW:
+    if uploaded_here and obj.last_modified and obj.last_modified > known.upload_time + CLOCK_SKEW:
         return "replaced after it was listed"
     if known.core_metadata is not None and not has_metadata:
         return "its .metadata file is missing"

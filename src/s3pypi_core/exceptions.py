@@ -48,5 +48,13 @@ class NotFound(S3PyPIError):
     """The project or version to change is not in the index."""
 
 
+class MirrorRefused(S3PyPIError):
+    """`mirror` would copy a project that is published here as one of ours."""
+
+
+class UpstreamError(S3PyPIError):
+    """The index a mirror copies from cannot be read, or what it serves does not check out."""
+
+
 S3PyPiError = S3PyPIError
 """s3pypi 2.x's name for `S3PyPIError`, so that `except S3PyPiError` in 2.x scripts still works."""

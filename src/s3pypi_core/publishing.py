@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -39,6 +39,7 @@ from s3pypi_core.distribution import (
 from s3pypi_core.exceptions import (
     ExistingFiles,
     InvalidDistribution,
+    MirrorRefused,
     NotFound,
     S3PyPIError,
     WriteConflict,
@@ -71,6 +72,28 @@ class UploadObserver:
 
     def skipped(self, dist: Distribution, reason: str) -> None:
         log.warning("%s", reason)
+
+
+@dataclass(frozen=True)
+class UpstreamRecord:
+    """What the index a file is copied from says about it, beyond the file itself."""
+
+    yanked: str | None = None
+    upload_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MirrorSource:
+    """Where mirrored files come from (`s3pypi mirror`), and what it says about each of them.
+
+    Given to `Publisher.upload`, it marks the projects' pages as mirrored from `url`, carries
+    the upstream's yanked state and upload time into the records, and refuses (before writing
+    anything) a project that is published here as one of ours.
+    """
+
+    url: str
+    files: Mapping[str, UpstreamRecord] = field(default_factory=dict)
+    """By filename."""
 
 
 @dataclass
@@ -196,6 +219,7 @@ class Publisher:
         force: bool = False,
         put_root_index: bool = False,
         observer: UploadObserver | None = None,
+        source: MirrorSource | None = None,
     ) -> UploadResult:
         observer = observer or UploadObserver()
         by_project: dict[str, list[Distribution]] = defaultdict(list)
@@ -208,7 +232,7 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            result, new_projects = self._upload_locked(by_project, force, observer)
+            result, new_projects = self._upload_locked(by_project, force, observer, source)
         if put_root_index and new_projects:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _add_projects(root, new_projects))
@@ -219,6 +243,7 @@ class Publisher:
         by_project: dict[str, list[Distribution]],
         force: bool,
         observer: UploadObserver,
+        source: MirrorSource | None = None,
     ) -> tuple[UploadResult, list[str]]:
         """Files, then metadata files, then project pages.
 
@@ -233,6 +258,9 @@ class Publisher:
             listed = dict(
                 zip(by_project, pool.map(self.pages.read_project, by_project), strict=True)
             )
+        if source is not None:
+            for project in sorted(by_project):
+                refuse_if_ours(project, listed[project].page, source.url, self.storage.url())
         todo = []
         for project, project_dists in by_project.items():
             for dist in project_dists:
@@ -242,7 +270,9 @@ class Publisher:
                 else:
                     todo.append(dist)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-            outcomes = list(pool.map(lambda d: self._put_distribution(d, force, observer), todo))
+            outcomes = list(
+                pool.map(lambda d: self._put_distribution(d, force, observer, source), todo)
+            )
         records: dict[str, list[IndexFile]] = defaultdict(list)
         for dist, record in zip(todo, outcomes, strict=True):
             if record is None:
@@ -259,7 +289,7 @@ class Publisher:
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             is_new = list(
                 pool.map(
-                    lambda p: self._publish_page(p, listed[p], records[p], infos[p], force),
+                    lambda p: self._publish_page(p, listed[p], records[p], infos[p], force, source),
                     projects,
                 )
             )
@@ -275,6 +305,7 @@ class Publisher:
         records: list[IndexFile],
         infos: ReleaseInfos,
         force: bool,
+        source: MirrorSource | None = None,
     ) -> bool:
         """Put the new records on the project's pages (and the human view's documents around
         them); whether the root page may lack the project."""
@@ -286,7 +317,11 @@ class Publisher:
         def add(index: Index) -> bool:
             nonlocal seen_empty
             seen_empty = seen_empty or not index.files
-            return _put_records(index, records)
+            changed = _put_records(index, records)
+            if source is not None and index.mirrored_from != source.url:
+                index.mirrored_from = source.url
+                changed = True
+            return changed
 
         page = self.pages.update_project(project, add, create=bool(records), first=before)
         if records and page.exists:
@@ -295,7 +330,11 @@ class Publisher:
         return (was_new or seen_empty) and page.exists
 
     def _put_distribution(
-        self, dist: Distribution, force: bool, observer: UploadObserver
+        self,
+        dist: Distribution,
+        force: bool,
+        observer: UploadObserver,
+        source: MirrorSource | None = None,
     ) -> IndexFile | None:
         key = self.layout.file(dist.project, dist.filename)
         observer.starting(dist)
@@ -340,13 +379,15 @@ class Publisher:
             )
             metadata_hash = Hash("sha256", sha256_hex(dist.metadata))
         observer.finished(dist)
+        upstream = source.files.get(dist.filename) if source else None
         return IndexFile(
             filename=dist.filename,
             hash=Hash("sha256", dist.sha256),
             requires_python=dist.requires_python,
             core_metadata=metadata_hash,
+            yanked=upstream.yanked if upstream else None,
             size=dist.size,
-            upload_time=datetime.now(timezone.utc),
+            upload_time=(upstream and upstream.upload_time) or datetime.now(timezone.utc),
         )
 
     def _is_same_file(self, info: StoredObject, dist: Distribution) -> bool:
@@ -417,6 +458,16 @@ def existing_message(filename: str) -> str:
     """The warning for a file that is already in the index (s3pypi 2.x's words, which CI
     scripts look for)."""
     return f"{filename} already exists! (use --force to overwrite)"
+
+
+def refuse_if_ours(project: str, page: Index, upstream: str, location: str) -> None:
+    """Raise `MirrorRefused` when `project` has files here that were not mirrored: copying a
+    public project of that name over it is dependency confusion arriving through the mirror."""
+    if page.files and page.mirrored_from is None:
+        raise MirrorRefused(
+            f"{project} is published in {location} as a project of its own (not mirrored): "
+            f"refusing to mirror {project} from {upstream}"
+        )
 
 
 def _put_records(index: Index, records: list[IndexFile]) -> bool:
