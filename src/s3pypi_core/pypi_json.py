@@ -203,7 +203,9 @@ def versions_of(page: Index) -> set[str]:
 
 def _files_of(page: Index, version: str) -> list[IndexFile]:
     wanted = Version(version)
-    return [f for f in page.sorted_files() if f.version == wanted]
+    return sorted(
+        (f for f in page.files.values() if f.version == wanted), key=IndexFile._sort_key
+    )
 
 
 def _is_yanked(files: Iterable[IndexFile]) -> bool:
