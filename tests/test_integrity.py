@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+from s3pypi_core.config import Config
 from s3pypi_core.distribution import (
     MAX_METADATA_SIZE,
     Distribution,
@@ -27,7 +28,10 @@ from s3pypi_core.distribution import (
     sha256_of,
 )
 from s3pypi_core.exceptions import InvalidDistribution
-from tests.conftest import BIN, Bucket
+from s3pypi_core.index import Hash, Index
+from s3pypi_core.maintenance import verify_index
+from s3pypi_core.storage import LocalStorage, S3Config
+from tests.conftest import BIN, Bucket, run_console_script
 from tests.damaged import member_bomb, metadata_bomb, overlapping_zip
 from tests.distributions import SampleProject, core_metadata
 
@@ -194,20 +198,91 @@ def test_one_distribution_under_two_names_is_refused(
     assert bucket.keys() == []
 
 
-@pytest.mark.xfail(strict=True, reason="wired into publishing in the reshuffle")
+def two_names(tmp_path: Path) -> tuple[Path, Path]:
+    """One distribution under two names: hello 1.0.0's wheel as `hello-...` and `Hello-...`."""
+    lower = SampleProject("hello", tmp_path / "a").wheel("1.0.0")
+    upper = SampleProject("Hello", tmp_path / "b").wheel("1.0.0")
+    assert lower.name != upper.name
+    return lower, upper
+
+
 def test_a_distribution_already_in_the_index_under_another_name_exists(
     run: Run, bucket: Bucket, tmp_path: Path
 ) -> None:
-    lower = SampleProject("hello", tmp_path / "a").wheel("1.0.0")
-    upper = SampleProject("Hello", tmp_path / "b").wheel("1.0.0")
+    lower, upper = two_names(tmp_path)
     assert run("upload", lower, "--bucket", bucket.name).exit_code == 0
     before = bucket.snapshot()
 
-    result = run("upload", upper, "--bucket", bucket.name, "--strict")
-
-    assert result.exit_code == 1
-    assert "already existed" in result.stderr
+    skipped = run("upload", upper, "--bucket", bucket.name)
+    assert skipped.exit_code == 0
+    assert skipped.stderr.splitlines() == [
+        f"warning: {upper.name} already exists! (listed as {lower.name}; use --force to replace it)"
+    ]
     assert bucket.snapshot() == before
+
+    strict = run("upload", upper, "--bucket", bucket.name, "--strict")
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[-1] == (
+        f"s3pypi: error: 1 file(s) already existed: {upper.name}"
+    )
+    assert bucket.snapshot() == before
+
+
+def test_s3pypi_twine_refuses_a_distribution_listed_under_another_name(
+    run: Run, bucket: Bucket, tmp_path: Path
+) -> None:
+    lower, upper = two_names(tmp_path)
+    assert run("upload", lower, "--bucket", bucket.name).exit_code == 0
+    before = bucket.snapshot()
+
+    url = f"s3://{bucket.name}"
+    result = run_console_script("s3pypi-twine", "upload", "--repository-url", url, upper)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"s3pypi-twine upload: error: 1 file(s) already exist in {url}/: {upper.name} "
+        "(use --skip-existing to skip them)"
+    )
+    assert bucket.snapshot() == before
+
+
+def test_force_replaces_the_file_listed_under_another_name(
+    run: Run, bucket: Bucket, tmp_path: Path
+) -> None:
+    """--force: the new name takes the old one's place on the page, then the old file and its
+    .metadata file are deleted, so the index never lists one distribution twice."""
+    lower, upper = two_names(tmp_path)
+    assert run("upload", lower, "--bucket", bucket.name, "--put-root-index").exit_code == 0
+
+    result = run("upload", upper, "--bucket", bucket.name, "--force")
+
+    assert result.exit_code == 0, result.output
+    assert bucket.keys() == [
+        "hello/",
+        f"hello/{upper.name}",
+        f"hello/{upper.name}.metadata",
+        "hello/index.json",
+        "index.html",
+        "index.json",
+    ]
+    page = Index.from_json(bucket.read("hello/index.json"))
+    assert list(page.files) == [upper.name]
+    assert page.files[upper.name].hash == Hash("sha256", sha256_of(upper)[0])
+    assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
+
+
+def test_force_on_a_case_insensitive_name_keeps_the_one_object(tmp_path: Path) -> None:
+    """Where the store holds both names in one object (a case-insensitive file system), the
+    replaced name is not deleted, or the new file would go with it."""
+    index = tmp_path / "index"
+    storage = LocalStorage(index)
+    (index / "hello").mkdir(parents=True)
+    (index / "hello" / "one").write_bytes(b"x")
+    (index / "hello" / "other").hardlink_to(index / "hello" / "one")
+
+    assert storage.same_object("hello/one", "hello/other")
+    assert not storage.same_object("hello/one", "hello/missing")
+    assert not storage.same_object("hello/one", "hello/")
 
 
 # The metadata twine refuses, refused by the core

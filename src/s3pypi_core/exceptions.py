@@ -48,5 +48,11 @@ class NotFound(S3PyPIError):
     """The project or version to change is not in the index."""
 
 
+class DamagedPage(S3PyPIError, ValueError):
+    """A stored page (HTML or JSON) cannot be read: not UTF-8, not JSON, the wrong shape, a bad
+    field, cut short. `reindex` rebuilds it; other commands refuse to change the index it
+    belongs to. (A `ValueError` too, as the JSON decoder's errors were.)"""
+
+
 S3PyPiError = S3PyPIError
 """s3pypi 2.x's name for `S3PyPIError`, so that `except S3PyPiError` in 2.x scripts still works."""

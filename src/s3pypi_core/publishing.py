@@ -29,6 +29,8 @@ from s3pypi_core import __prog__
 from s3pypi_core._pages import PageStore, PageVersion, backoff
 from s3pypi_core.distribution import (
     Distribution,
+    DistributionIdentity,
+    distribution_identity,
     find_distributions,
     normalize_package_name,
     parse_filename,
@@ -40,6 +42,7 @@ from s3pypi_core.exceptions import (
     InvalidDistribution,
     NotFound,
     S3PyPIError,
+    StorageError,
     WriteConflict,
 )
 from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
@@ -130,9 +133,10 @@ def read_distributions(
 
 
 def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:
-    """The files among `dist` that the index already lists; reads pages, writes nothing.
+    """The files among `dist` that the index already lists, under their name or another name
+    of the same distribution (`same_distribution`); reads pages, writes nothing.
 
-    These are what `upload_packages` would skip (or overwrite with `force`). A front end that
+    These are what `upload_packages` would skip (or replace with `force`). A front end that
     must refuse existing files before writing anything (twine's rule) asks this first.
     """
     by_project: dict[str, list[Path]] = defaultdict(list)
@@ -142,9 +146,31 @@ def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:
     pages = PageStore(cfg.open_storage(), cfg.layout)
     existing: list[Path] = []
     for name, paths in by_project.items():
-        listed = pages.read_project(name).page.files
-        existing += [path for path in paths if path.name in listed]
+        page = pages.read_project(name).page
+        existing += [path for path in paths if same_distribution(page, path.name)]
     return existing
+
+
+def same_distribution(page: Index, filename: str) -> list[str]:
+    """The files on `page` that are the distribution `filename` names: that file, and files
+    whose names parse to the same project, version, build and tags (`distribution_identity`:
+    `Hello-1.0.0-py3-none-any.whl` is `hello-1.0-py3-none-any.whl`)."""
+    try:
+        identity: DistributionIdentity | None = distribution_identity(filename)
+    except InvalidDistribution:
+        identity = None
+    found = []
+    for listed in page.files:
+        if listed == filename or (identity is not None and _identity_of(listed) == identity):
+            found.append(listed)
+    return sorted(found, key=lambda name: name != filename)
+
+
+def _identity_of(filename: str) -> DistributionIdentity | None:
+    try:
+        return distribution_identity(filename)
+    except InvalidDistribution:
+        return None
 
 
 def delete_package(cfg: Config, name: str, version: str) -> list[str]:
@@ -195,10 +221,20 @@ class Publisher:
         put_root_index: bool = False,
         observer: UploadObserver | None = None,
     ) -> UploadResult:
+        """Publish `dists`. A distribution the index lists already, under its name or another
+        of the same distribution, is skipped; with `force` it is replaced: the new file is
+        written, the page names it instead of the old one, and then the old file (if it had
+        another name) is deleted.
+
+        Refused before anything is written: a name the store cannot hold, and a damaged page
+        (`DamagedPage`, mended by `reindex`)."""
         observer = observer or UploadObserver()
         by_project: dict[str, list[Distribution]] = defaultdict(list)
         for dist in dists:
+            self._check_keys(dist)
             by_project[dist.project].append(dist)
+        if put_root_index:
+            self.pages.read_root()  # a damaged root page is refused now, not after the files
 
         # Like s3pypi 2.x, hold the project locks (if any) from before the first write to
         # after the last page write; always taken in the same order, so publishers of several
@@ -211,6 +247,19 @@ class Publisher:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _add_projects(root, new_projects))
         return result
+
+    def _check_keys(self, dist: Distribution) -> None:
+        """Refuse a distribution whose objects the store cannot name (a file name longer than
+        the file system allows, a key longer than S3's), before anything is written."""
+        keys = [self.layout.file(dist.project, dist.filename)]
+        if dist.metadata_is_static:
+            keys.append(self.layout.metadata(dist.project, dist.filename))
+        keys += [self.layout.project_html(dist.project), self.layout.project_json(dist.project)]
+        for key in keys:
+            if problem := self.storage.key_problem(key):
+                raise StorageError(
+                    f"{dist.path}: cannot be published to {self.storage.url()}: {problem}"
+                )
 
     def _upload_locked(
         self,
@@ -234,9 +283,10 @@ class Publisher:
         todo = []
         for project, project_dists in by_project.items():
             for dist in project_dists:
-                if dist.filename in listed[project].page.files and not force:
+                same = same_distribution(listed[project].page, dist.filename)
+                if same and not force:
                     result.skipped.append(dist)
-                    observer.skipped(dist, existing_message(dist.filename))
+                    observer.skipped(dist, existing_message(dist.filename, same[0]))
                 else:
                     todo.append(dist)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
@@ -255,7 +305,7 @@ class Publisher:
         projects = sorted(by_project)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             is_new = list(
-                pool.map(lambda p: self._publish_page(p, listed[p], records[p]), projects)
+                pool.map(lambda p: self._publish_page(p, listed[p], records[p], force), projects)
             )
         result.pages = [
             self.storage.url(self.layout.project_dir(p)) for p in projects if records[p]
@@ -263,19 +313,40 @@ class Publisher:
         return result, [p for p, new in zip(projects, is_new, strict=True) if new]
 
     def _publish_page(
-        self, project: str, before: PageVersion[Index], records: list[IndexFile]
+        self, project: str, before: PageVersion[Index], records: list[IndexFile], force: bool
     ) -> bool:
-        """Put the new records on the project's pages; whether the root page may lack it."""
+        """Put the new records on the project's pages; whether the root page may lack it.
+
+        With `force`, a record takes the place of the files of the same distribution listed
+        under other names, whose objects are deleted once the page no longer names them."""
         was_new = not before.exists or not (before.json_current and before.html_current)
         seen_empty = False
+        replaced: dict[str, str] = {}
+        """Files taken off the page -> the file that took their place."""
 
         def add(index: Index) -> bool:
             nonlocal seen_empty
             seen_empty = seen_empty or not index.files
-            return _put_records(index, records)
+            unlisted = _replace_same(index, records) if force else {}
+            replaced.update(unlisted)
+            return _put_records(index, records) or bool(unlisted)
 
         page = self.pages.update_project(project, add, create=bool(records), first=before)
+        for old, new in sorted(replaced.items()):
+            if old not in page.page.files:
+                self._delete_replaced(project, old, new)
         return (was_new or seen_empty) and page.exists
+
+    def _delete_replaced(self, project: str, old: str, new: str) -> None:
+        """Delete the objects of a file replaced under another name (`--force`), unless the
+        store holds both names in one object (a case-insensitive file system)."""
+        for old_key, new_key in [
+            (self.layout.file(project, old), self.layout.file(project, new)),
+            (self.layout.metadata(project, old), self.layout.metadata(project, new)),
+        ]:
+            if not self.storage.same_object(old_key, new_key):
+                self.storage.delete(old_key)
+        log.info("Replaced %s by %s", old, new)
 
     def _put_distribution(
         self, dist: Distribution, force: bool, observer: UploadObserver
@@ -391,10 +462,24 @@ class Publisher:
         return sorted(touched)
 
 
-def existing_message(filename: str) -> str:
+def existing_message(filename: str, listed_as: str | None = None) -> str:
     """The warning for a file that is already in the index (s3pypi 2.x's words, which CI
-    scripts look for)."""
+    scripts look for), perhaps under another name of the same distribution."""
+    if listed_as is not None and listed_as != filename:
+        return f"{filename} already exists! (listed as {listed_as}; use --force to replace it)"
     return f"{filename} already exists! (use --force to overwrite)"
+
+
+def _replace_same(index: Index, records: list[IndexFile]) -> dict[str, str]:
+    """Take the files of the same distributions as `records`, listed under other names, off
+    the page; which file each gives its place to."""
+    removed = {}
+    for record in records:
+        for other in same_distribution(index, record.filename):
+            if other != record.filename:
+                del index.files[other]
+                removed[other] = record.filename
+    return removed
 
 
 def _put_records(index: Index, records: list[IndexFile]) -> bool:
