@@ -187,10 +187,15 @@ def test_a_listed_file_that_is_no_longer_a_distribution_is_invalid(
     name = "hello_world-1.1-py3-none-any.whl"
     size = Index.from_json(bucket.read("hello-world/index.json")).files[name].size
     put(bucket, f"hello-world/{name}", b"not a zip archive")
+    cfg = Config(s3=S3Config(bucket=bucket.name))
 
-    problems = verify_index(Config(s3=S3Config(bucket=bucket.name)))
-
-    assert [(p.kind, p.message) for p in problems] == [
-        ("invalid-file", "corrupt archive: File is not a zip file"),
+    # By default, its hash tells that it changed; --deep reads it and tells what it is.
+    assert [p.kind for p in verify_index(cfg)] == ["hash-mismatch", "size-mismatch"]
+    assert [(p.kind, p.message) for p in verify_index(cfg, deep=True)] == [
+        (
+            "invalid-file",
+            "corrupt archive: File is not a zip file: pip cannot install it: run reindex "
+            "--rehash to take it off the page",
+        ),
         ("size-mismatch", f"the page says {size} bytes, it has 17"),
     ]

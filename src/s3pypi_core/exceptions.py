@@ -20,6 +20,11 @@ class InvalidDistribution(S3PyPIError):
     """A file is not a distribution we can publish (refused before anything is written)."""
 
 
+class MetadataTooLarge(InvalidDistribution):
+    """A distribution's core metadata is larger than the bound it is read with: the file may
+    be sound (pip installs it), but s3pypi does not read it."""
+
+
 class StorageError(S3PyPIError):
     """The bucket or directory cannot be read or written (missing bucket, credentials, ...)."""
 

@@ -24,14 +24,29 @@ __all__ = ["Change", "Problem", "force_unlock", "reindex", "verify_index"]
 log = logging.getLogger(__prog__)
 
 
-def verify_index(cfg: Config, names: Iterable[str] = (), *, hashes: bool = True) -> list[Problem]:
+def verify_index(
+    cfg: Config, names: Iterable[str] = (), *, hashes: bool = True, deep: bool = False
+) -> list[Problem]:
     """What is wrong with the index (or the named projects); an empty list when nothing is.
 
     Pages are checked against the objects: entries without files, files on no page, sizes,
-    `.metadata` files, HTML and JSON pages that disagree, the root page. With `hashes` (the
-    default) every listed distribution is also downloaded, streamed, to check its sha256.
+    `.metadata` files, damaged pages, HTML and JSON pages that disagree, the root page,
+    leftovers of killed publishers (a local directory). With `hashes` (the default) every
+    listed distribution is also downloaded, streamed, to check its sha256, and files on no page
+    are read in full. With `deep`, every distribution is read in full as publishing reads it
+    (`invalid-file` for a damaged archive). Metadata is read up to `cfg.max_metadata_size`.
+
+    Raises `NotFound` when there is no index at the location (naming the prefix where one
+    seems to be, when the index is one level down).
     """
-    return _verify(cfg.open_storage(), cfg.layout, names, hashes=hashes)
+    return _verify(
+        cfg.open_storage(),
+        cfg.layout,
+        names,
+        hashes=hashes,
+        deep=deep,
+        max_metadata_size=cfg.max_metadata_size,
+    )
 
 
 def reindex(cfg: Config, names: Iterable[str] = (), *, rehash: bool = False) -> list[Change]:
@@ -42,8 +57,14 @@ def reindex(cfg: Config, names: Iterable[str] = (), *, rehash: bool = False) -> 
     upgrades a bucket written by s3pypi 2.x in place. A file whose record is complete is not
     downloaded, unless `rehash` (after `verify` found a hash mismatch). With `cfg.dry_run`,
     nothing is written and the changes returned are the ones it would make.
+
+    It mends what `verify` reports and never stops at one bad object: a damaged page is rebuilt
+    from the other form of the page and the objects; a file that is no sound distribution is
+    taken off the page (pip cannot install it) and kept in the store; a file whose metadata is
+    larger than `cfg.max_metadata_size` is left as it is; leftovers of killed publishers older
+    than `LEFTOVER_AGE` are removed. What it could not do is a `Change` with `failed`.
     """
-    return _reindex(cfg.publisher(), names, rehash=rehash)
+    return _reindex(cfg.publisher(), names, rehash=rehash, max_metadata_size=cfg.max_metadata_size)
 
 
 def force_unlock(cfg: Config, table: str, lock_id: str) -> None:

@@ -70,7 +70,7 @@ class LocalStorage(Storage):
 
     def get(self, key: str) -> Blob | None:
         try:
-            with _os_errors(f"cannot read {self.url(key)}"):
+            with _os_errors(f"cannot read {self.url(key)}", reading=True):
                 body = self._path(key).read_bytes()
         except _Missing:
             return None
@@ -79,7 +79,7 @@ class LocalStorage(Storage):
     def head(self, key: str) -> StoredObject | None:
         path = self._path(key)
         try:
-            with _os_errors(f"cannot read {self.url(key)}"):
+            with _os_errors(f"cannot read {self.url(key)}", reading=True):
                 stat = path.stat()
         except _Missing:
             return None
@@ -153,8 +153,8 @@ class LocalStorage(Storage):
                 if current is None or current.etag != if_match:
                     raise WriteConflict(f"{self.url(key)} changed while it was being deleted")
             with (
-                contextlib.suppress(FileNotFoundError),
-                _os_errors(f"cannot delete {self.url(key)}"),
+                contextlib.suppress(_Missing),
+                _os_errors(f"cannot delete {self.url(key)}", reading=True),
             ):
                 path.unlink()
 
@@ -185,7 +185,7 @@ class LocalStorage(Storage):
             last = min(info.size - 1, byte_range[1] if byte_range[1] is not None else last)
 
         def chunks() -> Iterator[bytes]:
-            with open(self._path(key), "rb") as f:
+            with _os_errors(f"cannot read {self.url(key)}"), open(self._path(key), "rb") as f:
                 f.seek(first)
                 remaining = last - first + 1
                 while remaining > 0 and (chunk := f.read(min(64 * 1024, remaining))):
@@ -252,13 +252,15 @@ class _Missing(Exception):
 
 
 @contextlib.contextmanager
-def _os_errors(doing: str) -> Iterator[None]:
+def _os_errors(doing: str, *, reading: bool = False) -> Iterator[None]:
     """The file system's errors as one line (`StorageError`: "cannot write X: No space left
-    on device"); `_Missing` for a path that is not there."""
+    on device"); when `reading`, `_Missing` for a path that is not there (or not a file)."""
     try:
         yield
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
-        raise _Missing() from e
+        if reading:
+            raise _Missing() from e
+        raise StorageError(f"{doing}: {e.strerror or e}") from e
     except OSError as e:
         raise StorageError(f"{doing}: {e.strerror or e}") from e
 
