@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -196,7 +197,7 @@ class LocalStorage(Storage):
 
     def key_problem(self, key: str) -> str | None:
         path = self._path(key)
-        existing = next(p for p in (path, *path.parents) if p.exists())
+        existing = next(p for p in (path, *path.parents) if _exists(p))
         if not existing.is_dir():
             existing = existing.parent
         name_max = _pathconf(existing, "PC_NAME_MAX", 255)
@@ -257,16 +258,24 @@ def _os_errors(doing: str, *, reading: bool = False) -> Iterator[None]:
     on device"); when `reading`, `_Missing` for a path that is not there (or not a file)."""
     try:
         yield
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
-        if reading:
-            raise _Missing() from e
-        raise StorageError(f"{doing}: {e.strerror or e}") from e
     except OSError as e:
+        if reading and (
+            isinstance(e, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
+            or e.errno == errno.ENAMETOOLONG  # no file can have that name
+        ):
+            raise _Missing() from e
         raise StorageError(f"{doing}: {e.strerror or e}") from e
 
 
 def stat_is_file(info: os.stat_result) -> bool:
     return stat.S_ISREG(info.st_mode)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, ...
+        return False
 
 
 def _pathconf(path: Path, name: str, default: int) -> int:
@@ -277,7 +286,7 @@ def _pathconf(path: Path, name: str, default: int) -> int:
 
 
 def _shorten(name: str) -> str:
-    return name if len(name) <= 60 else name[:28] + "..." + name[-28:]
+    return name if len(name) <= 60 else name[:20] + "..." + name[-40:]
 
 
 def _write_temp(target: Path, write: Callable[[IO[bytes]], object]) -> Path:

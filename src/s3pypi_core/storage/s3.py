@@ -53,7 +53,7 @@ class S3Config:
 
 
 def _shorten(name: str) -> str:
-    return name if len(name) <= 60 else name[:28] + "..." + name[-28:]
+    return name if len(name) <= 60 else name[:20] + "..." + name[-40:]
 
 
 def parse_put_args(text: str) -> dict[str, str]:
