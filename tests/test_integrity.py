@@ -11,7 +11,6 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,10 @@ from s3pypi_core.exceptions import InvalidDistribution
 from s3pypi_core.index import Hash, Index
 from s3pypi_core.maintenance import verify_index
 from s3pypi_core.storage import LocalStorage, S3Config
-from tests.conftest import BIN, Bucket, run_console_script
+from tests.conftest import Bucket, run_console_script
 from tests.damaged import member_bomb, metadata_bomb, overlapping_zip
 from tests.distributions import SampleProject, core_metadata
+from tests.measure import run_measured
 
 Run = Callable[..., Result]
 
@@ -41,37 +41,6 @@ MIB = 1024 * 1024
 BOMB_SIZE = 256 * MIB
 MEMORY_BOUND = 200 * MIB
 """Peak RSS allowed to `s3pypi upload` of a bomb: the command itself takes about 60 MiB."""
-
-
-@dataclass
-class Finished:
-    returncode: int
-    stderr: str
-    max_rss: int
-    """Peak resident memory of the process, in bytes."""
-
-
-MEASURE = """
-import resource, subprocess, sys
-result = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL)
-with open(sys.argv[1], "w") as report:
-    report.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
-sys.exit(result.returncode)
-"""
-"""Runs a command and writes its peak RSS (KiB). A launcher of its own, because a child's peak
-RSS counts the memory of the process it was forked from (here a test worker of 200 MiB)."""
-
-
-def run_measured(*args: str | Path, tmp: Path) -> Finished:
-    """Run a console script; measure its own peak RSS."""
-    report = tmp / "max_rss"
-    result = subprocess.run(
-        [sys.executable, "-c", MEASURE, report, BIN / str(args[0]), *args[1:]],
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=300,
-    )
-    return Finished(result.returncode, result.stderr, int(report.read_text()) * 1024)
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,7 @@ def reindex(
     *,
     rehash: bool = False,
     max_metadata_size: int = MAX_METADATA_SIZE,
+    inventory: Inventory | None = None,
 ) -> list[Change]:
     """Rebuild the pages of the named projects (all when none) from the objects in the store.
 
@@ -94,11 +95,11 @@ def reindex(
     knew; the old pages are left as they were (they may still be served).
 
     One project that cannot be rebuilt (a page that cannot be written) is a failed `Change`;
-    the others are rebuilt all the same.
+    the others are rebuilt all the same. `inventory`: the objects, when listed already.
     """
     names = list(names)
     storage, layout = publisher.storage, publisher.layout
-    inventory = take_inventory(storage, layout)
+    inventory = inventory or take_inventory(storage, layout)
     check_index_is_there(inventory, storage, layout)
     moving_from = other_layout(inventory, layout)
     projects = selected(inventory, names, storage)

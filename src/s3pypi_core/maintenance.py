@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable
 
 from s3pypi_core import __prog__, _aws
+from s3pypi_core._inventory import check_index_is_there, take_inventory
 from s3pypi_core._reindex import Change
 from s3pypi_core._reindex import reindex as _reindex
 from s3pypi_core._verify import Problem
@@ -64,7 +65,17 @@ def reindex(cfg: Config, names: Iterable[str] = (), *, rehash: bool = False) -> 
     larger than `cfg.max_metadata_size` is left as it is; leftovers of killed publishers older
     than `LEFTOVER_AGE` are removed. What it could not do is a `Change` with `failed`.
     """
-    return _reindex(cfg.publisher(), names, rehash=rehash, max_metadata_size=cfg.max_metadata_size)
+    # Where there is no index, refused before the publisher checks the store (which writes).
+    storage = cfg.open_storage()
+    inventory = take_inventory(storage, cfg.layout)
+    check_index_is_there(inventory, storage, cfg.layout)
+    return _reindex(
+        cfg.publisher(),
+        names,
+        rehash=rehash,
+        max_metadata_size=cfg.max_metadata_size,
+        inventory=inventory,
+    )
 
 
 def force_unlock(cfg: Config, table: str, lock_id: str) -> None:
