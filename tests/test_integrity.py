@@ -240,6 +240,33 @@ def test_force_replaces_the_file_listed_under_another_name(
     assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
 
 
+def test_a_second_name_on_no_page_is_not_listed_by_reindex(
+    run: Run, bucket: Bucket, tmp_path: Path
+) -> None:
+    """The other name of a listed distribution, on no page (a copy by hand, or a replaced file
+    a publisher role could not delete): reindex does not list it (the index would offer one
+    distribution twice); verify says what to do."""
+    lower, upper = two_names(tmp_path)
+    assert run("upload", lower, "--bucket", bucket.name).exit_code == 0
+    key = f"hello/{upper.name}"
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=upper.read_bytes())
+    advice = (
+        f"on no page, which lists the same distribution as {lower.name}: delete it, or upload "
+        f"it with --force to replace {lower.name}"
+    )
+    cfg = Config(s3=S3Config(bucket=bucket.name))
+    assert [(p.kind, p.message) for p in verify_index(cfg)] == [("unlisted-file", advice)]
+
+    result = run("reindex", "--bucket", bucket.name)
+
+    assert result.exit_code == 0, result.output
+    assert f"hello: skipped {upper.name}: the page lists the same distribution as" in result.stdout
+    assert list(Index.from_json(bucket.read("hello/index.json")).files) == [lower.name]
+    assert [p.kind for p in verify_index(cfg)] == ["unlisted-file"]
+    assert run("upload", upper, "--bucket", bucket.name, "--force").exit_code == 0
+    assert verify_index(cfg) == []
+
+
 def test_force_on_a_case_insensitive_name_keeps_the_one_object(tmp_path: Path) -> None:
     """Where the store holds both names in one object (a case-insensitive file system), the
     replaced name is not deleted, or the new file would go with it."""

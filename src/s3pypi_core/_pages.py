@@ -118,7 +118,12 @@ class PageStore:
         )
 
     def update_root(
-        self, change: Callable[[RootIndex], bool], *, create: bool = True, salvage: bool = False
+        self,
+        change: Callable[[RootIndex], bool],
+        *,
+        create: bool = True,
+        salvage: bool = False,
+        first: PageVersion[RootIndex] | None = None,
     ) -> PageVersion[RootIndex]:
         return self._update(
             lambda: self.read_root(salvage=salvage),
@@ -126,6 +131,7 @@ class PageStore:
             self.layout.root_json(),
             change,
             create=create,
+            first=first,
         )
 
     def _update(

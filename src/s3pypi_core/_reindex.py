@@ -38,7 +38,7 @@ from s3pypi_core.exceptions import (
 )
 from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
 from s3pypi_core.layout import FILE_CACHE_CONTROL, IndexLayout, content_type_for
-from s3pypi_core.publishing import UPLOAD_THREADS, Publisher
+from s3pypi_core.publishing import UPLOAD_THREADS, Publisher, same_distribution
 from s3pypi_core.storage import Storage, StoredObject
 
 log = logging.getLogger(__prog__)
@@ -219,6 +219,12 @@ def _plan(
     project = objects.name
     for filename, obj in sorted(objects.dists.items()):
         known = page.files.get(filename) or (old_page.files.get(filename) if old_page else None)
+        if known is None and (same := same_distribution(page, filename)):
+            plan.changes.append(
+                f"skipped {filename}: the page lists the same distribution as {same[0]} (delete "
+                f"{filename}, or upload it with --force to replace {same[0]})"
+            )
+            continue
         why = "--rehash" if rehash else _why_read(known, obj, filename in objects.metadata)
         if why is None and known is not None:
             record = known

@@ -23,7 +23,7 @@ from s3pypi_core.distribution import MAX_METADATA_SIZE
 from s3pypi_core.exceptions import DamagedPage, InvalidDistribution, MetadataTooLarge
 from s3pypi_core.index import Index, IndexFile, RootIndex, html_serial
 from s3pypi_core.layout import IndexLayout
-from s3pypi_core.publishing import UPLOAD_THREADS
+from s3pypi_core.publishing import UPLOAD_THREADS, same_distribution
 from s3pypi_core.storage import Storage
 
 P = TypeVar("P", Index, RootIndex)
@@ -166,7 +166,16 @@ def _verify_project(
             problem("size-mismatch", key, f"the page says {record.size} bytes, it has {obj.size}")
         _verify_metadata(storage, layout, objects, record, checks, problem)
     for filename in sorted(set(objects.dists) - set(listed)):
-        _verify_unlisted(storage, layout.file(project, filename), filename, checks, problem)
+        key = layout.file(project, filename)
+        if same := same_distribution(Index(dict(listed)), filename):
+            problem(
+                "unlisted-file",
+                key,
+                f"on no page, which lists the same distribution as {same[0]}: delete it, or "
+                f"upload it with --force to replace {same[0]}",
+            )
+            continue
+        _verify_unlisted(storage, key, filename, checks, problem)
     for filename in objects.misplaced:
         problem(
             "misplaced-file",

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -233,8 +233,15 @@ class Publisher:
         for dist in dists:
             self._check_keys(dist)
             by_project[dist.project].append(dist)
-        if put_root_index:
-            self.pages.read_root()  # a damaged root page is refused now, not after the files
+        root: PageVersion[RootIndex] | None = None
+
+        def check_root(listed: dict[str, PageVersion[Index]]) -> None:
+            """Before the first write: when the root page will be updated, read it, so that a
+            damaged one is refused now, not after the files (and the read is the first try of
+            the update). An upload to existing projects costs no root page request."""
+            nonlocal root
+            if put_root_index and any(_may_lack_root(page) for page in listed.values()):
+                root = self.pages.read_root()
 
         # Like s3pypi 2.x, hold the project locks (if any) from before the first write to
         # after the last page write; always taken in the same order, so publishers of several
@@ -242,10 +249,10 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            result, new_projects = self._upload_locked(by_project, force, observer)
+            result, new_projects = self._upload_locked(by_project, force, observer, check_root)
         if put_root_index and new_projects:
             with self.locker("/"):
-                self.pages.update_root(lambda root: _add_projects(root, new_projects))
+                self.pages.update_root(lambda page: _add_projects(page, new_projects), first=root)
         return result
 
     def _check_keys(self, dist: Distribution) -> None:
@@ -266,6 +273,7 @@ class Publisher:
         by_project: dict[str, list[Distribution]],
         force: bool,
         observer: UploadObserver,
+        before_writing: Callable[[dict[str, PageVersion[Index]]], None] = lambda listed: None,
     ) -> tuple[UploadResult, list[str]]:
         """Files, then metadata files, then project pages.
 
@@ -280,6 +288,7 @@ class Publisher:
             listed = dict(
                 zip(by_project, pool.map(self.pages.read_project, by_project), strict=True)
             )
+        before_writing(listed)
         todo = []
         for project, project_dists in by_project.items():
             for dist in project_dists:
@@ -319,7 +328,7 @@ class Publisher:
 
         With `force`, a record takes the place of the files of the same distribution listed
         under other names, whose objects are deleted once the page no longer names them."""
-        was_new = not before.exists or not (before.json_current and before.html_current)
+        was_new = _may_lack_root(before)
         seen_empty = False
         replaced: dict[str, str] = {}
         """Files taken off the page -> the file that took their place."""
@@ -339,13 +348,19 @@ class Publisher:
 
     def _delete_replaced(self, project: str, old: str, new: str) -> None:
         """Delete the objects of a file replaced under another name (`--force`), unless the
-        store holds both names in one object (a case-insensitive file system)."""
+        store holds both names in one object (a case-insensitive file system). Not allowed to
+        delete (a publisher role without s3:DeleteObject), the old file stays, on no page."""
         for old_key, new_key in [
             (self.layout.file(project, old), self.layout.file(project, new)),
             (self.layout.metadata(project, old), self.layout.metadata(project, new)),
         ]:
-            if not self.storage.same_object(old_key, new_key):
+            if self.storage.same_object(old_key, new_key):
+                continue
+            try:
                 self.storage.delete(old_key)
+            except S3PyPIError as e:
+                log.warning("%s is on no page now, but could not be deleted: %s", old, e)
+                return
         log.info("Replaced %s by %s", old, new)
 
     def _put_distribution(
@@ -480,6 +495,12 @@ def _replace_same(index: Index, records: list[IndexFile]) -> dict[str, str]:
                 del index.files[other]
                 removed[other] = record.filename
     return removed
+
+
+def _may_lack_root(page: PageVersion[Index]) -> bool:
+    """A project the root page may lack: new, or its pages left apart by a killed publisher
+    (which died before the root page too)."""
+    return not page.exists or not (page.json_current and page.html_current)
 
 
 def _put_records(index: Index, records: list[IndexFile]) -> bool:
