@@ -252,7 +252,12 @@ def _merge_files(ours: Index, foreign: Index) -> Index:
             files[name] = known
         else:
             files[name] = theirs
-    return Index(files=files, name=ours.name or foreign.name, serial=ours.serial)
+    return Index(
+        files=files,
+        name=ours.name or foreign.name,
+        serial=ours.serial,
+        mirrored_from=ours.mirrored_from or foreign.mirrored_from,
+    )
 
 
 def _merge_projects(ours: RootIndex, foreign: RootIndex) -> RootIndex:

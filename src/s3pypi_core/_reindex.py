@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
+from packaging.version import Version
+
 from s3pypi_core import __prog__
 from s3pypi_core._inventory import (
     LEFTOVER_AGE,
@@ -28,7 +30,7 @@ from s3pypi_core._inventory import (
     where,
 )
 from s3pypi_core._pages import PageVersion
-from s3pypi_core.distribution import MAX_METADATA_SIZE, sha256_hex
+from s3pypi_core.distribution import MAX_METADATA_SIZE, parse_filename, sha256_hex
 from s3pypi_core.exceptions import (
     DamagedPage,
     InvalidDistribution,
@@ -82,6 +84,7 @@ def reindex(
     names: Iterable[str] = (),
     *,
     rehash: bool = False,
+    put_root_index: bool = False,
     max_metadata_size: int = MAX_METADATA_SIZE,
     inventory: Inventory | None = None,
 ) -> list[Change]:
@@ -116,7 +119,9 @@ def reindex(
         found = list(pool.map(rebuild, projects))
     changes = [change for project_changes in found for change in project_changes]
     try:
-        changes += _reindex_root(publisher, inventory, projects if names else None)
+        changes += _reindex_root(publisher, inventory, projects if names else None, put_root_index)
+        if publisher.browse.ensure_view():
+            changes.append(Change("(root)", "wrote the browse page and the view's files"))
     except S3PyPIError as e:
         changes.append(Change("(root)", f"not rebuilt: {e}", failed=True))
     changes += _remove_leftovers(storage, layout, projects if names else None)
@@ -164,6 +169,15 @@ def _reindex_project(
             first=current,
             salvage=True,
         )
+        # What the human view needs (PyPI's JSON with the READMEs, the browse page), after the
+        # page: it is derived from it.
+        view_changes = publisher.browse.rebuild(
+            project,
+            page.page if page.exists else None,
+            lambda version: _release_metadata(
+                publisher.storage, layout, objects, version, plan, max_metadata_size
+            ),
+        )
     changes = notes + plan.changes
     if moving_from is not None and page.exists:
         changes.append(
@@ -172,9 +186,50 @@ def _reindex_project(
         )
     elif not current.json_current or not current.html_current:
         changes.append("pages rewritten (HTML and JSON)" if page.exists else "pages removed")
-    return [Change(project, message) for message in changes] + [
+    return [Change(project, message) for message in changes + view_changes] + [
         Change(project, message, failed=True) for message in plan.failures
     ]
+
+
+def _release_metadata(
+    storage: Storage,
+    layout: IndexLayout,
+    objects: ProjectObjects,
+    version: str,
+    plan: _Plan,
+    max_metadata_size: int = MAX_METADATA_SIZE,
+) -> bytes | None:
+    """The core metadata of one release: from a `.metadata` file (just written or stored,
+    within the metadata bound), else read from one of its sound distributions."""
+    wanted = Version(version)
+    filenames = sorted(
+        (
+            name
+            for name in objects.dists
+            if parse_filename(name)[1] == wanted and name not in plan.unsound
+        ),
+        key=lambda name: (not name.endswith(".whl"), name),
+    )
+    for filename in filenames:
+        key = layout.metadata(objects.name, filename)
+        if filename in plan.metadata:
+            return plan.metadata[filename]
+        stored = objects.metadata.get(filename)
+        if stored and stored.size <= max_metadata_size and (blob := storage.get(key)):
+            return blob.body
+    for filename in filenames:
+        try:
+            dist = read_remote_distribution(
+                storage,
+                objects.dists[filename].key,
+                filename,
+                max_metadata_size=max_metadata_size,
+            )
+        except S3PyPIError:  # not sound, too large, unreadable: another file may tell
+            continue
+        if dist is not None:
+            return dist.metadata
+    return None
 
 
 def _rewrite_unless_exact(
@@ -225,7 +280,11 @@ def _plan(
                 f"{filename}, or upload it with --force to replace {same[0]})"
             )
             continue
-        why = "--rehash" if rehash else _why_read(known, obj, filename in objects.metadata)
+        why = (
+            "--rehash"
+            if rehash
+            else _why_read(known, obj, filename in objects.metadata, page.mirrored_from is None)
+        )
         if why is None and known is not None:
             record = known
         else:
@@ -249,13 +308,17 @@ def _plan(
     return plan
 
 
-def _why_read(known: IndexFile | None, obj: StoredObject, has_metadata: bool) -> str | None:
+def _why_read(
+    known: IndexFile | None, obj: StoredObject, has_metadata: bool, uploaded_here: bool = True
+) -> str | None:
     """Why a distribution must be downloaded again, or None when its record is complete.
 
     Downloading is skipped whenever the page already has what a download would give: a record
     written by this tool (it always has size and upload-time, and then its hash, requires-python
     and core-metadata were read from the file itself) for an object of that size that was not
-    replaced after it was listed, whose `.metadata` file is still there.
+    replaced after it was listed, whose `.metadata` file is still there. A mirrored file's
+    upload time is the upstream's (`uploaded_here` False), older than its object here: it says
+    nothing about replacement.
     """
     if known is None:
         return "not on the page"
@@ -263,7 +326,7 @@ def _why_read(known: IndexFile | None, obj: StoredObject, has_metadata: bool) ->
         return "listed without size or upload time, e.g. by s3pypi 2.x"
     if known.size != obj.size:
         return f"{obj.size} bytes, the page says {known.size}"
-    if obj.last_modified and obj.last_modified > known.upload_time + CLOCK_SKEW:
+    if uploaded_here and obj.last_modified and obj.last_modified > known.upload_time + CLOCK_SKEW:
         return "replaced after it was listed"
     if known.core_metadata is not None and not has_metadata:
         return "its .metadata file is missing"
@@ -409,10 +472,11 @@ def _apply(index: Index, plan: _Plan) -> bool:
 
 
 def _reindex_root(
-    publisher: Publisher, inventory: Inventory, only: list[str] | None
+    publisher: Publisher, inventory: Inventory, only: list[str] | None, create: bool = False
 ) -> list[Change]:
-    """Make an existing root page list exactly the projects that have files."""
-    if not inventory.root_pages:
+    """Make an existing root page (or, with `create`, a new one) list exactly the projects
+    that have files."""
+    if not inventory.root_pages and not create:
         return []
     storage, layout = publisher.storage, publisher.layout
     with_files = {

@@ -59,5 +59,13 @@ class DamagedPage(S3PyPIError, ValueError):
     belongs to. (A `ValueError` too, as the JSON decoder's errors were.)"""
 
 
+class MirrorRefused(S3PyPIError):
+    """`mirror` would copy a project that is published here as one of ours."""
+
+
+class UpstreamError(S3PyPIError):
+    """The index a mirror copies from cannot be read, or what it serves does not check out."""
+
+
 S3PyPiError = S3PyPIError
 """s3pypi 2.x's name for `S3PyPIError`, so that `except S3PyPiError` in 2.x scripts still works."""

@@ -28,9 +28,16 @@ from s3pypi_core.exceptions import DamagedPage, InvalidDistribution, one_line
 
 API_VERSION = "1.1"
 
-_UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# PEP 700's upload-time as other indexes write it: fractions of any length or none, `Z` or an
+# offset (ours is always `.ffffffZ`).
+_UPLOAD_TIME = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6})\d*)?(Z|[+-]\d\d:\d\d)?", re.ASCII
+)
 _SERIAL_COMMENT = re.compile(r"<!--\s*SERIAL\s+(\d+)\s*-->")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+PRIVATE_KEY = "_s3pypi"
+"""Our index-specific data in a JSON page (PEP 691 leaves keys starting with `_` to the index)."""
+MIRRORED_FROM_META = "s3pypi:mirrored-from"
 
 
 @dataclass(frozen=True)
@@ -128,12 +135,15 @@ class Index:
     serial: int
     """Bumped on every change; written into both pages so a stale or foreign page is told apart
     (like PyPI's `_last-serial`)."""
+    mirrored_from: str | None = None
+    """The index the project is copied from by `s3pypi mirror`; None for a project of ours."""
 
     def __init__(
         self,
         files: Mapping[str, IndexFile | Hash | None] | None = None,
         name: str = "",
         serial: int = 0,
+        mirrored_from: str | None = None,
     ) -> None:
         self.files = {
             filename: value if isinstance(value, IndexFile) else IndexFile(filename, value)
@@ -141,6 +151,7 @@ class Index:
         }
         self.name = name
         self.serial = serial
+        self.mirrored_from = mirrored_from
 
     @property
     def filenames(self) -> MutableMapping[str, Hash | None]:
@@ -169,7 +180,8 @@ class Index:
     def to_html(self) -> str:
         title = f"Links for {self.name}" if self.name else "Links"
         lines = [_anchor(f) for f in self.sorted_files()]
-        return _html_page(html.escape(title), lines, self.serial)
+        meta = {MIRRORED_FROM_META: self.mirrored_from} if self.mirrored_from else {}
+        return _html_page(html.escape(title), lines, self.serial, meta)
 
     @classmethod
     def parse(cls, text: str | bytes) -> Index:
@@ -206,7 +218,12 @@ class Index:
             if parsed.strict:
                 _check_html_record(record, fragment, metadata)
             files[filename] = record
-        return cls(files=files, name=_title_name(parsed.title), serial=parsed.serial)
+        return cls(
+            files=files,
+            name=_title_name(parsed.title),
+            serial=parsed.serial,
+            mirrored_from=parsed.meta.get(MIRRORED_FROM_META),
+        )
 
     # JSON
 
@@ -217,6 +234,8 @@ class Index:
             "versions": self.versions(),
             "files": [_file_json(f) for f in self.sorted_files()],
         }
+        if self.mirrored_from:
+            data[PRIVATE_KEY] = {"mirrored-from": self.mirrored_from}
         return json.dumps(data, separators=(",", ":")) + "\n"
 
     @classmethod
@@ -246,10 +265,17 @@ class Index:
                 core_metadata=_json_metadata_hash(filename, metadata),
                 yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
                 size=size,
-                upload_time=_parse_upload_time(filename, upload_time) if upload_time else None,
+                upload_time=_checked_upload_time(filename, upload_time) if upload_time else None,
             )
             files[filename] = record
-        return cls(files=files, name=_field(data, "name", str) or "", serial=_serial_of(data))
+        private = data.get(PRIVATE_KEY)
+        mirrored_from = private.get("mirrored-from") if isinstance(private, dict) else None
+        return cls(
+            files=files,
+            name=_field(data, "name", str) or "",
+            serial=_serial_of(data),
+            mirrored_from=mirrored_from if isinstance(mirrored_from, str) else None,
+        )
 
 
 @dataclass
@@ -317,7 +343,23 @@ def html_serial(text: str) -> int | None:
 
 
 def format_upload_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime(_UPLOAD_TIME_FORMAT)
+    """PEP 700's `yyyy-mm-ddThh:mm:ss.ffffffZ`, in UTC (the year always in four digits)."""
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
+def parse_upload_time(text: str) -> datetime | None:
+    """A PEP 700 upload-time as any index writes it, in UTC; None when it is not one."""
+    match = _UPLOAD_TIME.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match:
+        return None
+    seconds, fraction, zone = match.groups()
+    offset = "+00:00" if zone in (None, "Z") else zone
+    try:
+        parsed = datetime.fromisoformat(f"{seconds}.{(fraction or '').ljust(6, '0')}{offset}")
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc)
 
 
 def _serial_of(data: dict[str, Any]) -> int:
@@ -395,13 +437,11 @@ def _json_metadata_hash(filename: str, metadata: object) -> Hash | None:
     return _checked_hash(filename, "sha256", sha256) if sha256 else None
 
 
-def _parse_upload_time(filename: str, text: str) -> datetime:
-    for layout in (_UPLOAD_TIME_FORMAT, "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    raise DamagedPage(f"{filename}: 'upload-time' {text[:80]!r} is not a time (PEP 700)")
+def _checked_upload_time(filename: str, text: str) -> datetime:
+    parsed = parse_upload_time(text)
+    if parsed is None:
+        raise DamagedPage(f"{filename}: 'upload-time' {text[:80]!r} is not a time (PEP 700)")
+    return parsed
 
 
 def _check_project_name(name: str) -> str:
@@ -431,6 +471,7 @@ class _ParsedHtml:
     title: str
     serial: int
     strict: bool
+    meta: dict[str, str]
 
 
 def _parse_html(body: str | bytes, *, strict: bool) -> _ParsedHtml:
@@ -452,7 +493,7 @@ def _parse_html(body: str | bytes, *, strict: bool) -> _ParsedHtml:
         raise DamagedPage(f"not HTML ({type(e).__name__}: {one_line(e)})") from None
     if strict and not parser.ended_html:
         raise DamagedPage("cut short: no </html>")
-    return _ParsedHtml(parser.anchors, parser.title, html_serial(text) or 0, strict)
+    return _ParsedHtml(parser.anchors, parser.title, html_serial(text) or 0, strict, parser.meta)
 
 
 def _anchor(f: IndexFile) -> str:
@@ -479,14 +520,21 @@ def _anchor(f: IndexFile) -> str:
     return f"<a {rendered}>{html.escape(f.filename)}</a><br>"
 
 
-def _html_page(title: str, lines: list[str], serial: int) -> str:
+def _html_page(
+    title: str, lines: list[str], serial: int, meta: dict[str, str] | None = None
+) -> str:
     body = "\n".join(f"    {line}" for line in lines)
+    extra = "".join(
+        f'    <meta name="{html.escape(name)}" content="{html.escape(value)}">\n'
+        for name, value in (meta or {}).items()
+    )
     return (
         "<!DOCTYPE html>\n"
         "<html>\n"
         "  <head>\n"
         '    <meta charset="UTF-8">\n'
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"{extra}"
         f"    <title>{title}</title>\n"
         "  </head>\n"
         "  <body>\n"
@@ -526,6 +574,8 @@ class _AnchorParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.anchors: list[tuple[dict[str, str], str]] = []
+        self.meta: dict[str, str] = {}
+        """`<meta name=... content=...>` of the page."""
         self.title = ""
         self._in: str | None = None
         self._attrs: dict[str, str] = {}
@@ -533,6 +583,10 @@ class _AnchorParser(HTMLParser):
         self.ended_html = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            found = dict(attrs)
+            if found.get("name") and found.get("content") is not None:
+                self.meta[found["name"] or ""] = found["content"] or ""
         if tag in ("a", "title"):
             self._in = tag
             self._attrs = {k: v or "" for k, v in attrs}

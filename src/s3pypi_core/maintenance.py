@@ -50,14 +50,18 @@ def verify_index(
     )
 
 
-def reindex(cfg: Config, names: Iterable[str] = (), *, rehash: bool = False) -> list[Change]:
+def reindex(
+    cfg: Config, names: Iterable[str] = (), *, rehash: bool = False, put_root_index: bool = False
+) -> list[Change]:
     """Rebuild the pages of the index (or of the named projects) from the objects in it.
 
     Every distribution is listed, entries whose file is gone are dropped, missing `.metadata`
     files are written, and what the pages know (hashes, upload times, yanks) is kept. This also
     upgrades a bucket written by s3pypi 2.x in place. A file whose record is complete is not
-    downloaded, unless `rehash` (after `verify` found a hash mismatch). With `cfg.dry_run`,
-    nothing is written and the changes returned are the ones it would make.
+    downloaded, unless `rehash` (after `verify` found a hash mismatch). With `put_root_index`,
+    the root page is written if the index has none. What the human view needs and an older
+    bucket lacks (PyPI's JSON documents with the READMEs, browse pages) is written too. With
+    `cfg.dry_run`, nothing is written and the changes returned are the ones it would make.
 
     It mends what `verify` reports and never stops at one bad object: a damaged page is rebuilt
     from the other form of the page and the objects; a file that is no sound distribution is
@@ -73,6 +77,7 @@ def reindex(cfg: Config, names: Iterable[str] = (), *, rehash: bool = False) -> 
         cfg.publisher(),
         names,
         rehash=rehash,
+        put_root_index=put_root_index,
         max_metadata_size=cfg.max_metadata_size,
         inventory=inventory,
     )

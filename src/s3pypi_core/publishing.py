@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from s3pypi_core import __prog__
 from s3pypi_core._pages import PageStore, PageVersion, backoff
+from s3pypi_core.browse import BrowseView, ReleaseInfos
 from s3pypi_core.distribution import (
     Distribution,
     DistributionIdentity,
@@ -40,6 +41,7 @@ from s3pypi_core.distribution import (
 from s3pypi_core.exceptions import (
     ExistingFiles,
     InvalidDistribution,
+    MirrorRefused,
     NotFound,
     S3PyPIError,
     StorageError,
@@ -73,6 +75,28 @@ class UploadObserver:
 
     def skipped(self, dist: Distribution, reason: str) -> None:
         log.warning("%s", reason)
+
+
+@dataclass(frozen=True)
+class UpstreamRecord:
+    """What the index a file is copied from says about it, beyond the file itself."""
+
+    yanked: str | None = None
+    upload_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MirrorSource:
+    """Where mirrored files come from (`s3pypi mirror`), and what it says about each of them.
+
+    Given to `Publisher.upload`, it marks the projects' pages as mirrored from `url`, carries
+    the upstream's yanked state and upload time into the records, and refuses (before writing
+    anything) a project that is published here as one of ours.
+    """
+
+    url: str
+    files: Mapping[str, UpstreamRecord] = field(default_factory=dict)
+    """By filename."""
 
 
 @dataclass
@@ -210,6 +234,7 @@ class Publisher:
         self.layout = layout
         self.locker = locker
         self.pages = PageStore(storage, layout)
+        self.browse = BrowseView(storage, layout)
 
     # Upload
 
@@ -220,6 +245,7 @@ class Publisher:
         force: bool = False,
         put_root_index: bool = False,
         observer: UploadObserver | None = None,
+        source: MirrorSource | None = None,
     ) -> UploadResult:
         """Publish `dists`. A distribution the index lists already, under its name or another
         of the same distribution, is skipped; with `force` it is replaced: the new file is
@@ -249,7 +275,9 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            result, new_projects = self._upload_locked(by_project, force, observer, check_root)
+            result, new_projects = self._upload_locked(
+                by_project, force, observer, source, check_root
+            )
         if put_root_index and new_projects:
             with self.locker("/"):
                 self.pages.update_root(lambda page: _add_projects(page, new_projects), first=root)
@@ -273,6 +301,7 @@ class Publisher:
         by_project: dict[str, list[Distribution]],
         force: bool,
         observer: UploadObserver,
+        source: MirrorSource | None = None,
         before_writing: Callable[[dict[str, PageVersion[Index]]], None] = lambda listed: None,
     ) -> tuple[UploadResult, list[str]]:
         """Files, then metadata files, then project pages.
@@ -288,6 +317,9 @@ class Publisher:
             listed = dict(
                 zip(by_project, pool.map(self.pages.read_project, by_project), strict=True)
             )
+        if source is not None:
+            for project in sorted(by_project):
+                refuse_if_ours(project, listed[project].page, source.url, self.storage.url())
         before_writing(listed)
         todo = []
         for project, project_dists in by_project.items():
@@ -299,7 +331,9 @@ class Publisher:
                 else:
                     todo.append(dist)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-            outcomes = list(pool.map(lambda d: self._put_distribution(d, force, observer), todo))
+            outcomes = list(
+                pool.map(lambda d: self._put_distribution(d, force, observer, source), todo)
+            )
         records: dict[str, list[IndexFile]] = defaultdict(list)
         for dist, record in zip(todo, outcomes, strict=True):
             if record is None:
@@ -307,6 +341,7 @@ class Publisher:
             else:
                 result.uploaded.append(dist)
                 records[dist.project].append(record)
+        infos = {p: ReleaseInfos(d for d in result.uploaded if d.project == p) for p in by_project}
 
         # Every project, even one whose files were all there already: a publisher killed
         # between writing a JSON page and its HTML page left them apart, and this mends them
@@ -314,7 +349,10 @@ class Publisher:
         projects = sorted(by_project)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             is_new = list(
-                pool.map(lambda p: self._publish_page(p, listed[p], records[p], force), projects)
+                pool.map(
+                    lambda p: self._publish_page(p, listed[p], records[p], infos[p], force, source),
+                    projects,
+                )
             )
         result.pages = [
             self.storage.url(self.layout.project_dir(p)) for p in projects if records[p]
@@ -322,9 +360,16 @@ class Publisher:
         return result, [p for p, new in zip(projects, is_new, strict=True) if new]
 
     def _publish_page(
-        self, project: str, before: PageVersion[Index], records: list[IndexFile], force: bool
+        self,
+        project: str,
+        before: PageVersion[Index],
+        records: list[IndexFile],
+        infos: ReleaseInfos,
+        force: bool,
+        source: MirrorSource | None = None,
     ) -> bool:
-        """Put the new records on the project's pages; whether the root page may lack it.
+        """Put the new records on the project's pages (and the human view's documents around
+        them); whether the root page may lack the project.
 
         With `force`, a record takes the place of the files of the same distribution listed
         under other names, whose objects are deleted once the page no longer names them."""
@@ -332,18 +377,27 @@ class Publisher:
         seen_empty = False
         replaced: dict[str, str] = {}
         """Files taken off the page -> the file that took their place."""
+        # Release documents before the page that names their files.
+        early = self.browse.before_page(project, before.page, records, infos, force)
 
         def add(index: Index) -> bool:
             nonlocal seen_empty
             seen_empty = seen_empty or not index.files
             unlisted = _replace_same(index, records) if force else {}
             replaced.update(unlisted)
-            return _put_records(index, records) or bool(unlisted)
+            changed = _put_records(index, records) or bool(unlisted)
+            if source is not None and index.mirrored_from != source.url:
+                index.mirrored_from = source.url
+                changed = True
+            return changed
 
         page = self.pages.update_project(project, add, create=bool(records), first=before)
         for old, new in sorted(replaced.items()):
             if old not in page.page.files:
                 self._delete_replaced(project, old, new)
+        if records and page.exists:
+            versions = {str(v) for r in records if (v := r.version) is not None}
+            self.browse.after_page(project, page.page, versions, infos, early)
         return (was_new or seen_empty) and page.exists
 
     def _delete_replaced(self, project: str, old: str, new: str) -> None:
@@ -364,7 +418,11 @@ class Publisher:
         log.info("Replaced %s by %s", old, new)
 
     def _put_distribution(
-        self, dist: Distribution, force: bool, observer: UploadObserver
+        self,
+        dist: Distribution,
+        force: bool,
+        observer: UploadObserver,
+        source: MirrorSource | None = None,
     ) -> IndexFile | None:
         key = self.layout.file(dist.project, dist.filename)
         observer.starting(dist)
@@ -409,13 +467,15 @@ class Publisher:
             )
             metadata_hash = Hash("sha256", sha256_hex(dist.metadata))
         observer.finished(dist)
+        upstream = source.files.get(dist.filename) if source else None
         return IndexFile(
             filename=dist.filename,
             hash=Hash("sha256", dist.sha256),
             requires_python=dist.requires_python,
             core_metadata=metadata_hash,
+            yanked=upstream.yanked if upstream else None,
             size=dist.size,
-            upload_time=datetime.now(timezone.utc),
+            upload_time=(upstream and upstream.upload_time) or datetime.now(timezone.utc),
         )
 
     def _is_same_file(self, info: StoredObject, dist: Distribution) -> bool:
@@ -453,6 +513,8 @@ class Publisher:
             log.info("Deleting %s", filename)
             self.storage.delete(self.layout.metadata(project, filename))
             self.storage.delete(self.layout.file(project, filename))
+        versions = {str(parse_filename(filename)[1]) for filename in removed}
+        self.browse.after_removal(project, page.page if page.exists else None, versions)
         if not page.exists:
             with self.locker("/"):
                 self.pages.update_root(lambda root: _remove_project(root, project), create=False)
@@ -471,7 +533,10 @@ class Publisher:
             return any(record.yanked != reason for record in found)
 
         with self.locker(project):
-            self.pages.update_project(project, mark, create=False)
+            page = self.pages.update_project(project, mark, create=False)
+            if touched and page.exists:
+                versions = {str(parse_filename(filename)[1]) for filename in touched}
+                self.browse.after_change(project, page.page, versions)
         if not touched:
             raise NotFound(f"no files of {project} {version} in {self.storage.url()}")
         return sorted(touched)
@@ -501,6 +566,16 @@ def _may_lack_root(page: PageVersion[Index]) -> bool:
     """A project the root page may lack: new, or its pages left apart by a killed publisher
     (which died before the root page too)."""
     return not page.exists or not (page.json_current and page.html_current)
+
+
+def refuse_if_ours(project: str, page: Index, upstream: str, location: str) -> None:
+    """Raise `MirrorRefused` when `project` has files here that were not mirrored: copying a
+    public project of that name over it is dependency confusion arriving through the mirror."""
+    if page.files and page.mirrored_from is None:
+        raise MirrorRefused(
+            f"{project} is published in {location} as a project of its own (not mirrored): "
+            f"refusing to mirror {project} from {upstream}"
+        )
 
 
 def _put_records(index: Index, records: list[IndexFile]) -> bool:

@@ -98,6 +98,25 @@ class Storage(ABC):
     def stream(self, key: str, byte_range: tuple[int, int | None] | None = None) -> Stream | None:
         """Read an object in chunks; `byte_range` is (first, last or None) inclusive."""
 
+    def copy_from(
+        self,
+        source: Storage,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        cache_control: str,
+    ) -> bool:
+        """Copy an object of `source` (another store, or this one) to `key` inside the store,
+        its bytes never passing through this process; create-only, like `put_file` without
+        `overwrite`: raise `WriteConflict` if `key` exists. `sha256` is the hex digest the
+        bytes must have: the store checks the copy against it and raises `S3PyPIError` when it
+        differs (the copy then stays, named by no page). Return False when this store cannot
+        copy from that source (the caller then streams the bytes through `put_file`)."""
+        return False
+
     def check_conditional_writes(self) -> None:  # noqa: B027 (optional hook)
         """Raise `ConditionalWritesUnsupported` if this store ignores If-Match/If-None-Match."""
 

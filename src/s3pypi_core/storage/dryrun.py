@@ -51,6 +51,20 @@ class DryRunStorage(Storage):
         size = path.stat().st_size
         self.report(f"would upload {path} to {self.url(key)} ({size} bytes, {content_type})")
 
+    def copy_from(
+        self,
+        source: Storage,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        cache_control: str,
+    ) -> bool:
+        self.report(f"would copy {source.url(source_key)} to {self.url(key)} ({size} bytes)")
+        return True
+
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         self.report(f"would delete {self.url(key)}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import random
@@ -13,7 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3pypi_core import __prog__, _aws
-from s3pypi_core.exceptions import ConditionalWritesUnsupported, StorageError, WriteConflict
+from s3pypi_core.exceptions import (
+    ConditionalWritesUnsupported,
+    S3PyPIError,
+    StorageError,
+    WriteConflict,
+)
 from s3pypi_core.storage.base import Blob, ProgressCallback, Storage, StoredObject, Stream
 
 if TYPE_CHECKING:
@@ -26,6 +32,9 @@ log = logging.getLogger(__prog__)
 CONDITIONAL_WRITES_MARKER = (
     b"s3pypi checks with this object that the store honours conditional writes (If-None-Match).\n"
 )
+
+MAX_COPY_SIZE = 5 * 1024**3
+"""The largest object one CopyObject request copies; larger ones are streamed."""
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 MAX_KEY_LENGTH = 1024
@@ -100,6 +109,9 @@ class S3Storage(Storage):
         events.register(
             "before-parameter-build.s3.CompleteMultipartUpload", self._add_if_none_match
         )
+        # Every copy is create-only. The header goes in as a header, not as CopyObject's
+        # IfNoneMatch parameter, which botocore releases before 2025 do not know.
+        events.register("before-call.s3.CopyObject", _create_only_copy)
 
     def url(self, key: str = "") -> str:
         return f"s3://{self.cfg.bucket}/{key}"
@@ -235,6 +247,54 @@ class S3Storage(Storage):
                 Config=config,
             )
 
+    def copy_from(
+        self,
+        source: Storage,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        cache_control: str,
+    ) -> bool:
+        """CopyObject, within a bucket or across buckets, when the source is S3 at the same
+        endpoint (this store's credentials must be able to read it), with If-None-Match; S3
+        computes the copy's SHA-256 as it writes it, and it is checked against `sha256`."""
+        if not isinstance(source, S3Storage) or size > MAX_COPY_SIZE:
+            return False
+        if source.client.meta.endpoint_url != self.client.meta.endpoint_url:
+            return False
+        args: dict[str, Any] = {
+            "Bucket": self.cfg.bucket,
+            "Key": key,
+            "CopySource": {"Bucket": source.cfg.bucket, "Key": source_key},
+            "MetadataDirective": "REPLACE",
+            "ChecksumAlgorithm": "SHA256",
+            "ContentType": content_type,
+            "CacheControl": cache_control,
+            **self.cfg.put_kwargs,
+        }
+
+        def on_client_error(error: Any) -> None:
+            code, status = _aws.error_code(error), _aws.http_status(error)
+            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise WriteConflict(f"{self.url(key)} already exists") from error
+            if code == "NoSuchKey" or status == 404:
+                raise StorageError(f"{source.url(source_key)} does not exist") from error
+
+        with _aws.errors(f"copying {source.url(source_key)} to {self.url(key)}", on_client_error):
+            result = self.client.copy_object(**args)["CopyObjectResult"]
+        # An S3-compatible store that computes no checksum is trusted to copy bytes exactly.
+        checksum = result.get("ChecksumSHA256")
+        copied = base64.b64decode(checksum).hex() if checksum else sha256
+        if copied != sha256:
+            raise S3PyPIError(
+                f"{source.url(source_key)} does not have the sha256 it should have "
+                f"({sha256}, its copy {self.url(key)} has {copied}): run s3pypi verify"
+            )
+        return True
+
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key}
         if if_match:
@@ -340,6 +400,10 @@ class S3Storage(Storage):
 
         with _aws.errors(self.url(key), on_client_error):
             yield
+
+
+def _create_only_copy(params: dict[str, Any], **_: Any) -> None:
+    params["headers"]["If-None-Match"] = "*"
 
 
 def _retry_conflicts(write: Callable[[], T], attempts: int = 8) -> T:
