@@ -377,8 +377,18 @@ class Publisher:
         seen_empty = False
         replaced: dict[str, str] = {}
         """Files taken off the page -> the file that took their place."""
-        # Release documents before the page that names their files.
-        early = self.browse.before_page(project, before.page, records, infos, force)
+        # Release documents before the page that names their files (as it will be: without
+        # the files the records replace under other names).
+        shown = before.page
+        if force:
+            shown = Index(
+                dict(before.page.files),
+                name=shown.name,
+                serial=shown.serial,
+                mirrored_from=shown.mirrored_from,
+            )
+            _replace_same(shown, records)
+        early = self.browse.before_page(project, shown, records, infos, force)
 
         def add(index: Index) -> bool:
             nonlocal seen_empty
