@@ -148,6 +148,17 @@ def repository_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return with_config
 
 
+def metadata_size_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--max-metadata-size",
+        type=click.IntRange(min=1),
+        metavar="BYTES",
+        default=MAX_METADATA_SIZE,
+        show_default=True,
+        help=help,
+    )
+
+
 def _pop_repository_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     options = {name: kwargs.pop(name) for name in _REPOSITORY_PARAMETERS}
     if options["repository_url"] and (options["bucket"] or options["prefix"]):
@@ -204,14 +215,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--strict", is_flag=True, help="Fail when any file already exists.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
-@click.option(
-    "--max-metadata-size",
-    type=click.IntRange(min=1),
-    metavar="BYTES",
-    default=MAX_METADATA_SIZE,
-    show_default=True,
-    help="Refuse a distribution whose METADATA or PKG-INFO is larger.",
-)
+@metadata_size_option("Refuse a distribution whose METADATA or PKG-INFO is larger.")
 @verbose_option
 @handle_errors
 def upload(
@@ -432,13 +436,36 @@ def _human_size(size: int) -> str:
 @repository_options
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 @click.option(
-    "--quick", is_flag=True, help="Compare sizes only; do not download files to check hashes."
+    "--quick",
+    is_flag=True,
+    help="Compare pages with the listing and sizes only; download no distribution.",
 )
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also read every distribution in full, as publishing does (finds damaged archives).",
+)
+@metadata_size_option("Read at most this much metadata of a distribution or .metadata file.")
 @verbose_option
 @handle_errors
-def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> None:
-    """Check pages against the objects of the index; exit 1 when anything is wrong."""
-    problems = verify_index(cfg, names, hashes=not quick)
+def verify(
+    cfg: Config,
+    names: tuple[str, ...],
+    as_json: bool,
+    quick: bool,
+    deep: bool,
+    max_metadata_size: int,
+) -> None:
+    """Check pages against the objects of the index; exit 1 when anything is wrong.
+
+    By default every listed distribution is downloaded (streamed) and its sha256 compared with
+    the page's; files on no page are read in full. --quick downloads nothing; --deep reads
+    every distribution in full (CRCs, the whole tar stream, the metadata), as publishing does.
+    """
+    if quick and deep:
+        raise click.UsageError("--quick and --deep exclude each other")
+    cfg.max_metadata_size = max_metadata_size
+    problems = verify_index(cfg, names, hashes=not quick, deep=deep)
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
     else:
@@ -455,7 +482,9 @@ def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> N
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @repository_options
 @click.option(
-    "--rehash", is_flag=True, help="Read every file again, also those the pages fully describe."
+    "--rehash",
+    is_flag=True,
+    help="Read every file again in full, also those the pages fully describe.",
 )
 @click.option(
     "--put-root-index",
@@ -463,21 +492,33 @@ def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> N
     help="Write the root page (the project list) if the index has none.",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
+@metadata_size_option("Read at most this much metadata of a distribution.")
 @verbose_option
 @handle_errors
 def reindex(
-    cfg: Config, names: tuple[str, ...], rehash: bool, put_root_index: bool, dry_run: bool
+    cfg: Config,
+    names: tuple[str, ...],
+    rehash: bool,
+    put_root_index: bool,
+    dry_run: bool,
+    max_metadata_size: int,
 ) -> None:
     """Rebuild the pages (all, or the named projects') from the objects in the index.
 
     Also writes missing .metadata files and what the human view needs (PyPI's JSON, READMEs,
-    browse pages), and upgrades a bucket written by s3pypi 2.x or an older s3pypi in place.
+    browse pages), rebuilds damaged pages, takes files pip cannot install off the pages
+    (keeping them in the store), removes leftovers of stopped publishers, and upgrades a bucket
+    written by s3pypi 2.x or an older s3pypi in place. Exits 1 when something could not be done.
     """
+    cfg.max_metadata_size = max_metadata_size
     changes = reindex_index(cfg, names, rehash=rehash, put_root_index=put_root_index)
     for change in changes:
         click.echo(f"{'(dry run) ' if dry_run else ''}{change}")
     if not changes:
         log.info("Nothing to change in %s", cfg.location)
+    if failed := [c for c in changes if c.failed]:
+        log.error("%d thing(s) could not be done in %s", len(failed), cfg.location)
+        sys.exit(1)
 
 
 @cli.command()

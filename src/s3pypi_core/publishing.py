@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -30,6 +30,8 @@ from s3pypi_core._pages import PageStore, PageVersion, backoff
 from s3pypi_core.browse import BrowseView, ReleaseInfos
 from s3pypi_core.distribution import (
     Distribution,
+    DistributionIdentity,
+    distribution_identity,
     find_distributions,
     normalize_package_name,
     parse_filename,
@@ -42,6 +44,7 @@ from s3pypi_core.exceptions import (
     MirrorRefused,
     NotFound,
     S3PyPIError,
+    StorageError,
     WriteConflict,
 )
 from s3pypi_core.index import Hash, Index, IndexFile, RootIndex
@@ -154,9 +157,10 @@ def read_distributions(
 
 
 def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:
-    """The files among `dist` that the index already lists; reads pages, writes nothing.
+    """The files among `dist` that the index already lists, under their name or another name
+    of the same distribution (`same_distribution`); reads pages, writes nothing.
 
-    These are what `upload_packages` would skip (or overwrite with `force`). A front end that
+    These are what `upload_packages` would skip (or replace with `force`). A front end that
     must refuse existing files before writing anything (twine's rule) asks this first.
     """
     by_project: dict[str, list[Path]] = defaultdict(list)
@@ -166,9 +170,31 @@ def existing_files(cfg: Config, dist: Iterable[Path | str]) -> list[Path]:
     pages = PageStore(cfg.open_storage(), cfg.layout)
     existing: list[Path] = []
     for name, paths in by_project.items():
-        listed = pages.read_project(name).page.files
-        existing += [path for path in paths if path.name in listed]
+        page = pages.read_project(name).page
+        existing += [path for path in paths if same_distribution(page, path.name)]
     return existing
+
+
+def same_distribution(page: Index, filename: str) -> list[str]:
+    """The files on `page` that are the distribution `filename` names: that file, and files
+    whose names parse to the same project, version, build and tags (`distribution_identity`:
+    `Hello-1.0.0-py3-none-any.whl` is `hello-1.0-py3-none-any.whl`)."""
+    try:
+        identity: DistributionIdentity | None = distribution_identity(filename)
+    except InvalidDistribution:
+        identity = None
+    found = []
+    for listed in page.files:
+        if listed == filename or (identity is not None and _identity_of(listed) == identity):
+            found.append(listed)
+    return sorted(found, key=lambda name: name != filename)
+
+
+def _identity_of(filename: str) -> DistributionIdentity | None:
+    try:
+        return distribution_identity(filename)
+    except InvalidDistribution:
+        return None
 
 
 def delete_package(cfg: Config, name: str, version: str) -> list[str]:
@@ -221,10 +247,27 @@ class Publisher:
         observer: UploadObserver | None = None,
         source: MirrorSource | None = None,
     ) -> UploadResult:
+        """Publish `dists`. A distribution the index lists already, under its name or another
+        of the same distribution, is skipped; with `force` it is replaced: the new file is
+        written, the page names it instead of the old one, and then the old file (if it had
+        another name) is deleted.
+
+        Refused before anything is written: a name the store cannot hold, and a damaged page
+        (`DamagedPage`, mended by `reindex`)."""
         observer = observer or UploadObserver()
         by_project: dict[str, list[Distribution]] = defaultdict(list)
         for dist in dists:
+            self._check_keys(dist)
             by_project[dist.project].append(dist)
+        root: PageVersion[RootIndex] | None = None
+
+        def check_root(listed: dict[str, PageVersion[Index]]) -> None:
+            """Before the first write: when the root page will be updated, read it, so that a
+            damaged one is refused now, not after the files (and the read is the first try of
+            the update). An upload to existing projects costs no root page request."""
+            nonlocal root
+            if put_root_index and any(_may_lack_root(page) for page in listed.values()):
+                root = self.pages.read_root()
 
         # Like s3pypi 2.x, hold the project locks (if any) from before the first write to
         # after the last page write; always taken in the same order, so publishers of several
@@ -232,11 +275,26 @@ class Publisher:
         with contextlib.ExitStack() as locks:
             for project in sorted(by_project):
                 locks.enter_context(self.locker(project))
-            result, new_projects = self._upload_locked(by_project, force, observer, source)
+            result, new_projects = self._upload_locked(
+                by_project, force, observer, source, check_root
+            )
         if put_root_index and new_projects:
             with self.locker("/"):
-                self.pages.update_root(lambda root: _add_projects(root, new_projects))
+                self.pages.update_root(lambda page: _add_projects(page, new_projects), first=root)
         return result
+
+    def _check_keys(self, dist: Distribution) -> None:
+        """Refuse a distribution whose objects the store cannot name (a file name longer than
+        the file system allows, a key longer than S3's), before anything is written."""
+        keys = [self.layout.file(dist.project, dist.filename)]
+        if dist.metadata_is_static:
+            keys.append(self.layout.metadata(dist.project, dist.filename))
+        keys += [self.layout.project_html(dist.project), self.layout.project_json(dist.project)]
+        for key in keys:
+            if problem := self.storage.key_problem(key):
+                raise StorageError(
+                    f"{dist.path}: cannot be published to {self.storage.url()}: {problem}"
+                )
 
     def _upload_locked(
         self,
@@ -244,6 +302,7 @@ class Publisher:
         force: bool,
         observer: UploadObserver,
         source: MirrorSource | None = None,
+        before_writing: Callable[[dict[str, PageVersion[Index]]], None] = lambda listed: None,
     ) -> tuple[UploadResult, list[str]]:
         """Files, then metadata files, then project pages.
 
@@ -261,12 +320,14 @@ class Publisher:
         if source is not None:
             for project in sorted(by_project):
                 refuse_if_ours(project, listed[project].page, source.url, self.storage.url())
+        before_writing(listed)
         todo = []
         for project, project_dists in by_project.items():
             for dist in project_dists:
-                if dist.filename in listed[project].page.files and not force:
+                same = same_distribution(listed[project].page, dist.filename)
+                if same and not force:
                     result.skipped.append(dist)
-                    observer.skipped(dist, existing_message(dist.filename))
+                    observer.skipped(dist, existing_message(dist.filename, same[0]))
                 else:
                     todo.append(dist)
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
@@ -308,26 +369,63 @@ class Publisher:
         source: MirrorSource | None = None,
     ) -> bool:
         """Put the new records on the project's pages (and the human view's documents around
-        them); whether the root page may lack the project."""
-        was_new = not before.exists or not (before.json_current and before.html_current)
+        them); whether the root page may lack the project.
+
+        With `force`, a record takes the place of the files of the same distribution listed
+        under other names, whose objects are deleted once the page no longer names them."""
+        was_new = _may_lack_root(before)
         seen_empty = False
-        # Release documents before the page that names their files.
-        early = self.browse.before_page(project, before.page, records, infos, force)
+        replaced: dict[str, str] = {}
+        """Files taken off the page -> the file that took their place."""
+        # Release documents before the page that names their files (as it will be: without
+        # the files the records replace under other names).
+        shown = before.page
+        if force:
+            shown = Index(
+                dict(before.page.files),
+                name=shown.name,
+                serial=shown.serial,
+                mirrored_from=shown.mirrored_from,
+            )
+            _replace_same(shown, records)
+        early = self.browse.before_page(project, shown, records, infos, force)
 
         def add(index: Index) -> bool:
             nonlocal seen_empty
             seen_empty = seen_empty or not index.files
-            changed = _put_records(index, records)
+            unlisted = _replace_same(index, records) if force else {}
+            replaced.update(unlisted)
+            changed = _put_records(index, records) or bool(unlisted)
             if source is not None and index.mirrored_from != source.url:
                 index.mirrored_from = source.url
                 changed = True
             return changed
 
         page = self.pages.update_project(project, add, create=bool(records), first=before)
+        for old, new in sorted(replaced.items()):
+            if old not in page.page.files:
+                self._delete_replaced(project, old, new)
         if records and page.exists:
             versions = {str(v) for r in records if (v := r.version) is not None}
             self.browse.after_page(project, page.page, versions, infos, early)
         return (was_new or seen_empty) and page.exists
+
+    def _delete_replaced(self, project: str, old: str, new: str) -> None:
+        """Delete the objects of a file replaced under another name (`--force`), unless the
+        store holds both names in one object (a case-insensitive file system). Not allowed to
+        delete (a publisher role without s3:DeleteObject), the old file stays, on no page."""
+        for old_key, new_key in [
+            (self.layout.file(project, old), self.layout.file(project, new)),
+            (self.layout.metadata(project, old), self.layout.metadata(project, new)),
+        ]:
+            if self.storage.same_object(old_key, new_key):
+                continue
+            try:
+                self.storage.delete(old_key)
+            except S3PyPIError as e:
+                log.warning("%s is on no page now, but could not be deleted: %s", old, e)
+                return
+        log.info("Replaced %s by %s", old, new)
 
     def _put_distribution(
         self,
@@ -454,10 +552,30 @@ class Publisher:
         return sorted(touched)
 
 
-def existing_message(filename: str) -> str:
+def existing_message(filename: str, listed_as: str | None = None) -> str:
     """The warning for a file that is already in the index (s3pypi 2.x's words, which CI
-    scripts look for)."""
+    scripts look for), perhaps under another name of the same distribution."""
+    if listed_as is not None and listed_as != filename:
+        return f"{filename} already exists! (listed as {listed_as}; use --force to replace it)"
     return f"{filename} already exists! (use --force to overwrite)"
+
+
+def _replace_same(index: Index, records: list[IndexFile]) -> dict[str, str]:
+    """Take the files of the same distributions as `records`, listed under other names, off
+    the page; which file each gives its place to."""
+    removed = {}
+    for record in records:
+        for other in same_distribution(index, record.filename):
+            if other != record.filename:
+                del index.files[other]
+                removed[other] = record.filename
+    return removed
+
+
+def _may_lack_root(page: PageVersion[Index]) -> bool:
+    """A project the root page may lack: new, or its pages left apart by a killed publisher
+    (which died before the root page too)."""
+    return not page.exists or not (page.json_current and page.html_current)
 
 
 def refuse_if_ours(project: str, page: Index, upstream: str, location: str) -> None:

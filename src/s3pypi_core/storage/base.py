@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ProgressCallback = Callable[[int], None]
@@ -119,3 +119,16 @@ class Storage(ABC):
 
     def check_conditional_writes(self) -> None:  # noqa: B027 (optional hook)
         """Raise `ConditionalWritesUnsupported` if this store ignores If-Match/If-None-Match."""
+
+    def key_problem(self, key: str) -> str | None:
+        """Why the store cannot hold an object at `key` (a name too long), or None."""
+        return None
+
+    def same_object(self, key: str, other: str) -> bool:
+        """Whether two keys name one object (a case-insensitive file system)."""
+        return key == other
+
+    def leftovers(self, prefix: str, older_than: timedelta) -> Iterator[StoredObject]:
+        """Partial writes of killed writers (temporary files of a local directory) under
+        `prefix`, not modified for `older_than`; removed with `delete`."""
+        return iter(())

@@ -37,6 +37,8 @@ MAX_COPY_SIZE = 5 * 1024**3
 """The largest object one CopyObject request copies; larger ones are streamed."""
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MAX_KEY_LENGTH = 1024
+"""The longest key S3 stores, in bytes of UTF-8."""
 MULTIPART_UPLOADS = 4
 """Large files uploaded at once; each sends 4 parts in parallel and holds ~8 MiB of buffers."""
 
@@ -57,6 +59,10 @@ class S3Config:
     """Store project pages at `NAME/index.html` instead of `NAME/`."""
     locks_table: str | None = None
     """DynamoDB table for locking; by default `BUCKET-locks` when such a table exists."""
+
+
+def _shorten(name: str) -> str:
+    return name if len(name) <= 60 else name[:20] + "..." + name[-40:]
 
 
 def parse_put_args(text: str) -> dict[str, str]:
@@ -109,6 +115,12 @@ class S3Storage(Storage):
 
     def url(self, key: str = "") -> str:
         return f"s3://{self.cfg.bucket}/{key}"
+
+    def key_problem(self, key: str) -> str | None:
+        length = len(key.encode())
+        if length > MAX_KEY_LENGTH:
+            return f"the key {_shorten(key)} is {length} bytes; S3 allows {MAX_KEY_LENGTH}"
+        return None
 
     def _add_if_none_match(self, params: dict[str, Any], **_: Any) -> None:
         with self._create_only_lock:
