@@ -203,9 +203,7 @@ def versions_of(page: Index) -> set[str]:
 
 def _files_of(page: Index, version: str) -> list[IndexFile]:
     wanted = Version(version)
-    return sorted(
-        (f for f in page.files.values() if f.version == wanted), key=IndexFile._sort_key
-    )
+    return sorted((f for f in page.files.values() if f.version == wanted), key=IndexFile._sort_key)
 
 
 def _is_yanked(files: Iterable[IndexFile]) -> bool:
