@@ -4,6 +4,7 @@ into one-line errors a user can act on."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,11 +15,26 @@ def session(profile: str | None, region: str | None) -> Any:
     """A boto3 session; standard AWS settings (AWS_PROFILE, AWS_REGION, ...) apply."""
     import boto3
     import botocore.exceptions
+    import botocore.session
 
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _data_loader())
     try:
-        return boto3.Session(profile_name=profile, region_name=region)
+        aws = boto3.Session(botocore_session=core, profile_name=profile, region_name=region)
+        core.get_scoped_config()  # a missing profile is found here, not at the first request
+        return aws
     except botocore.exceptions.ProfileNotFound as e:
         raise StorageError(f"AWS profile not found: {profile}") from e
+
+
+@functools.cache
+def _data_loader() -> Any:
+    """botocore's loader of service models, shared by the sessions of one process: each new
+    session would otherwise parse the S3 and DynamoDB models and the endpoint rules again
+    (a quarter of a second of CPU), for every command a program (or a server) runs."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
 
 
 def error_code(error: Any) -> str:
