@@ -429,6 +429,11 @@ def _aws_errors_as_user_errors(f: F) -> F:
     help="Generate a random password of N letters and digits and print it.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing user.")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Allow the user to upload through `s3pypi serve` (without it: install only).",
+)
 @click.option("--salt-nbytes", type=int, default=32, show_default=True, metavar="N")
 @verbose_option
 @handle_errors
@@ -438,10 +443,11 @@ def user_add(
     password_stdin: bool,
     random_password: int | None,
     overwrite: bool,
+    publish: bool,
     salt_nbytes: int,
     **options: Any,
 ) -> None:
-    """Add USER (or replace it, with --overwrite)."""
+    """Add USER (or replace it, with --overwrite); with --publish, USER may also upload."""
     from s3pypi_core import users
 
     if password_stdin and random_password is not None:
@@ -457,7 +463,9 @@ def user_add(
             f"Password for {name}", hide_input=True, confirmation_prompt=True, err=True
         )
     store = _users(**options)
-    replaced = users.add_user(store, name, password, overwrite=overwrite, salt_nbytes=salt_nbytes)
+    replaced = users.add_user(
+        store, name, password, overwrite=overwrite, salt_nbytes=salt_nbytes, publish=publish
+    )
     click.echo(f"{'Replaced' if replaced else 'Added'} user {name} in {store.where}", err=True)
     if random_password is not None:
         click.echo(password)
@@ -482,7 +490,7 @@ def user_remove(name: str, **options: Any) -> None:
 @handle_errors
 @_aws_errors_as_user_errors
 def user_list(**options: Any) -> None:
-    """List the users and their password scheme."""
+    """List the users, their password scheme, and who may publish."""
     from s3pypi_core import users
 
     records = _users(**options).list()
