@@ -172,7 +172,15 @@ def test_bad_uploads_get_400_with_the_reason_and_write_nothing(
         return multipart(fields, [("content", name, content)])
 
     cases: list[tuple[tuple[str, bytes], str]] = [
-        (form(upload_fields(wheel), _damaged(wheel)), "sha256_digest does not match the file"),
+        (form(upload_fields(wheel), _damaged(wheel)), "blake2_256_digest does not match the file"),
+        (  # uv sends sha256 only: the damage is found by reading the file
+            form(upload_fields(wheel, blake2_256_digest=None), _damaged(wheel)),
+            "hello_world-1.0.0-py3-none-any.whl: corrupt archive: Bad CRC-32",
+        ),
+        (
+            form(upload_fields(wheel, sha256_digest="0" * 64), wheel.read_bytes()),
+            "sha256_digest does not match the file",
+        ),
         (
             form(upload_fields(wheel, sha256_digest=None, blake2_256_digest=None), _damaged(wheel)),
             "no digest: send sha256_digest",

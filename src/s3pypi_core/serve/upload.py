@@ -109,7 +109,8 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
     digests: dict[str, str] = field(default_factory=dict)
-    """The file's digests computed while it was received (those asked for before it came)."""
+    """The file's digests by algorithm: md5 and blake2_256 computed while it was received
+    (when asked for before it came), sha256 from reading the distribution."""
 
 
 class Uploads:
@@ -161,8 +162,14 @@ class Uploads:
             )
         if form.file is None:
             raise Refused(HTTPStatus.BAD_REQUEST, "no file: expected it as the 'content' part")
-        check_digests(form)
+        if not any(form.fields.get(name) for name in _DIGESTS):
+            raise Refused(
+                HTTPStatus.BAD_REQUEST, "no digest: send sha256_digest (or md5_digest) of the file"
+            )
+        check_digests(form, ("md5_digest", "blake2_256_digest"))  # computed as it came
         [dist] = read_distributions(self.cfg, [form.file])
+        form.digests["sha256"] = dist.sha256  # reading it in full hashed it
+        check_digests(form, ("sha256_digest",))
         check_name_and_version(form, dist)
         key = self.layout.file(dist.project, dist.filename)
         publisher = self.publisher()
@@ -207,14 +214,9 @@ def read_form(content_type: str | None, body: BinaryIO, directory: Path) -> Form
     return reader.form
 
 
-def check_digests(form: Form) -> None:
-    """Every digest the client sent must be the received file's; at least one must be sent."""
-    sent = {name: form.fields[name] for name in _DIGESTS if form.fields.get(name)}
-    if not sent:
-        raise Refused(
-            HTTPStatus.BAD_REQUEST,
-            "no digest: send sha256_digest (or md5_digest) of the file",
-        )
+def check_digests(form: Form, names: tuple[str, ...]) -> None:
+    """Each of these digests, when the client sent it, must be the received file's."""
+    sent = {name: form.fields[name] for name in names if form.fields.get(name)}
     assert form.file is not None
     missing = [_DIGESTS[name] for name in sent if _DIGESTS[name] not in form.digests]
     if missing:  # sent after the file: hash it again
@@ -328,8 +330,9 @@ class _FormReader:
         path = self.directory / filename
         self._file = open(path, "xb")  # noqa: SIM115 (closed on the part's end, or by close())
         self.form.file = path
-        # The digests already sent are checked in this pass; any sent later, in another.
-        self._hashes = {"sha256": hashlib.sha256()}
+        # The digests already sent are computed in this pass; any sent later, in another.
+        # sha256 is not: reading the distribution in full computes it anyway.
+        self._hashes = {}
         if self.form.fields.get("md5_digest"):
             self._hashes["md5"] = hashlib.md5(usedforsecurity=False)
         if self.form.fields.get("blake2_256_digest"):
