@@ -344,11 +344,12 @@ def test_uv_publish_to_a_named_index(on_bucket: Index, tmp_path: Path) -> None:
     ok(sh(BIN / "uv", "publish", "--index", "private", cwd=work, env=env))
     assert wheel.name in index.read(f"{name}/index.json").decode()
     again = ok(sh(BIN / "uv", "publish", "--index", "private", cwd=work, env=env))
-    assert f"File {wheel.name} already exists, skipping" in again
+    assert f"File {wheel.name} already exists, skipping" in " ".join(again.split())
     SampleProject(name, work / "dist").wheel("1.0", payload=b"# rebuilt\n")
     rebuilt = sh(BIN / "uv", "publish", "--index", "private", cwd=work, env=env)
     assert rebuilt.returncode != 0
-    assert f"Local file and index file do not match for `{wheel.name}`" in rebuilt.stderr
+    said = " ".join(rebuilt.stderr.split())  # uv wraps long lines
+    assert f"Local file and index file do not match for `{wheel.name}`" in said
 
 
 # Poetry, PDM, flit
