@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import urllib.parse
 import uuid
@@ -170,6 +171,7 @@ def sh(
         cwd=cwd,
         env=env,
         input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,  # a prompt fails, not hangs
         capture_output=True,
         text=True,
         timeout=300,
@@ -356,11 +358,14 @@ def test_uv_publish_to_a_named_index(on_bucket: Index, tmp_path: Path) -> None:
 
 
 def test_poetry_publish(on_bucket: Index, tools: Path, run: Run, tmp_path: Path) -> None:
+    """`poetry publish --build -r private`; a rebuild with other bytes under the same version
+    fails with "File already exists", and `--skip-existing` skips it."""
     index = on_bucket
     name = f"poetry-{uuid.uuid4().hex[:6]}"
     work = tmp_path / "work"
-    (work / name.replace("-", "_")).mkdir(parents=True)
-    (work / name.replace("-", "_") / "__init__.py").write_text("")
+    module = work / name.replace("-", "_") / "__init__.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("")
     (work / "pyproject.toml").write_text(
         f'[project]\nname = "{name}"\nversion = "0.1.0"\ndescription = "d"\n'
         'requires-python = ">=3.10"\n\n'
@@ -369,21 +374,34 @@ def test_poetry_publish(on_bucket: Index, tools: Path, run: Run, tmp_path: Path)
     )
     env = client_env(tmp_path / "home")
     poetry = tools / "poetry"
-    ok(sh(poetry, "build", cwd=work, env=env))
     ok(sh(poetry, "config", "repositories.private", index.upload_url, cwd=work, env=env))
     ok(sh(poetry, "config", "http-basic.private", USER, PASSWORD, cwd=work, env=env))
-    output = ok(sh(poetry, "publish", "-r", "private", cwd=work, env=env))
+    output = ok(sh(poetry, "publish", "--build", "-r", "private", "-n", cwd=work, env=env))
     assert "Publishing" in output
-    files = sorted((work / "dist").iterdir())
+    published = tmp_path / "published"
+    shutil.copytree(work / "dist", published)
+    files = sorted(published.iterdir())
     assert_as_s3pypi_upload(index, name, files, run, tmp_path)
     assert_pip_installs(index, f"{name}==0.1.0", tmp_path)
 
+    module.write_text("CHANGED = True\n")
+    ok(sh(poetry, "build", "-n", cwd=work, env=env))
+    again = sh(poetry, "publish", "-r", "private", "-n", cwd=work, env=env)
+    assert again.returncode != 0
+    assert "HTTP Error 400: File already exists" in again.stdout + again.stderr
+    skipped = ok(sh(poetry, "publish", "-r", "private", "-n", "--skip-existing", cwd=work, env=env))
+    assert "File exists. Skipping" in skipped
+    assert all(index.read(f"{name}/{f.name}") == f.read_bytes() for f in files)
+
 
 def test_pdm_publish(on_bucket: Index, tools: Path, run: Run, tmp_path: Path) -> None:
+    """`pdm publish -r private` (here of a `dist/` built beforehand: `--no-build`); other
+    bytes under a published name fail, and `--skip-existing` skips them."""
     index = on_bucket
     name = f"pdm-{uuid.uuid4().hex[:6]}"
     work = tmp_path / "work"
     files = [SampleProject(name, work / "dist").wheel("0.2.0")]
+    published = files[0].read_bytes()
     (work / "pyproject.toml").write_text(f'[project]\nname = "{name}"\nversion = "0.2.0"\n')
     env = client_env(tmp_path / "home")
     pdm = tools / "pdm"
@@ -393,6 +411,18 @@ def test_pdm_publish(on_bucket: Index, tools: Path, run: Run, tmp_path: Path) ->
     ok(sh(pdm, "publish", "-r", "private", "--no-build", cwd=work, env=env))
     assert_as_s3pypi_upload(index, name, files, run, tmp_path)
     assert_pip_installs(index, f"{name}==0.2.0", tmp_path)
+
+    SampleProject(name, work / "dist").wheel("0.2.0", payload=b"# rebuilt\n")
+    again = sh(pdm, "publish", "-r", "private", "--no-build", cwd=work, env=env)
+    assert again.returncode != 0
+    # PDM shows the standard phrase ("Client error '400 Bad Request'"), and the reason in
+    # its log; --skip-existing reads the reason from the body.
+    assert "400 Bad Request" in again.stderr
+    skipped = ok(
+        sh(pdm, "publish", "-r", "private", "--no-build", "--skip-existing", cwd=work, env=env)
+    )
+    assert f"Skipping {files[0].name} because it appears to already exist" in skipped
+    assert index.read(f"{name}/{files[0].name}") == published
 
 
 def test_flit_publish(on_bucket: Index, tools: Path, run: Run, tmp_path: Path) -> None:
