@@ -29,8 +29,11 @@ LEAN = {
     "urllib3",
     "click",
     "packaging",
+    "waitress",
+    "python-multipart",
 }
-"""s3pypi and what its core needs: boto3 (with its own), click, packaging."""
+"""s3pypi and what its core needs: boto3 (with its own), click, packaging, and for `s3pypi
+serve` waitress and python-multipart (pure Python, with no dependencies of their own)."""
 
 
 @pytest.fixture(scope="module")
