@@ -258,35 +258,47 @@ def test_a_file_that_exists(
     assert bucket.snapshot() == before
 
 
+def _at_once(server: Server, dists: list[Path]) -> list[Answer]:
+    """Upload `dists` together, one thread each, released at the same moment."""
+    go = threading.Barrier(len(dists))
+    answers: list[Answer | None] = [None] * len(dists)
+
+    def send(n: int) -> None:
+        go.wait()
+        answers[n] = upload(server.url, dists[n], auth=CI)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(dists))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [a for a in answers if a is not None]
+
+
 def test_two_uploads_of_one_filename_at_once(
     bucket: Bucket, users_file: Path, tmp_path: Path
 ) -> None:
     """Different bytes under one name, sent together: exactly one is published, the other
-    gets "File already exists", and the page names the winner's bytes."""
+    gets "File already exists", and the page names the winner's bytes. The same bytes sent
+    together: both succeed, and the page lists the file once."""
     a = SampleProject("race", tmp_path / "a").wheel("1.0", payload=b"# a\n")
     b = SampleProject("race", tmp_path / "b").wheel("1.0", payload=b"# b\n")
+    same = SampleProject("same", tmp_path / "same").wheel("1.0")
     with serving("--bucket", bucket.name, "--users", users_file, log_dir=tmp_path) as s:
-        go = threading.Barrier(2)
-        answers: dict[Path, Answer] = {}
-
-        def send(dist: Path) -> None:
-            go.wait()
-            answers[dist] = upload(s.url, dist, auth=CI)
-
-        threads = [threading.Thread(target=send, args=(d,)) for d in (a, b)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    statuses = sorted(answer.status for answer in answers.values())
-    assert statuses == [200, 400]
-    [winner] = [d for d, answer in answers.items() if answer.status == 200]
-    [loser] = [answer for answer in answers.values() if answer.status == 400]
+        different = _at_once(s, [a, b])
+        identical = _at_once(s, [same, same])
+    assert sorted(answer.status for answer in different) == [200, 400]
+    [winner] = [d for d, answer in zip([a, b], different, strict=True) if answer.status == 200]
+    [loser] = [answer for answer in different if answer.status == 400]
     assert loser.reason.startswith("File already exists")
     assert bucket.read(f"race/{a.name}") == winner.read_bytes()
     listed = json.loads(bucket.read("race/index.json"))["files"]
     assert [f["hashes"]["sha256"] for f in listed] == [
         hashlib.sha256(winner.read_bytes()).hexdigest()
+    ]
+    assert [answer.status for answer in identical] == [200, 200]
+    assert [f["filename"] for f in json.loads(bucket.read("same/index.json"))["files"]] == [
+        same.name
     ]
 
 
