@@ -226,8 +226,11 @@ def assert_pip_installs(index: Index, requirement: str, tmp_path: Path) -> None:
 # twine
 
 
-@pytest.mark.parametrize("path", ["", "legacy/"])
+@pytest.mark.parametrize(
+    ("index", "path"), [("bucket", ""), ("directory", "legacy/")], indirect=["index"]
+)
 def test_twine_upload(index: Index, path: str, run: Run, tmp_path: Path) -> None:
+    """At the index URL and at `legacy/`, into a bucket and into a directory."""
     name = f"twine-{uuid.uuid4().hex[:6]}"
     project = SampleProject(name, tmp_path / "dist")
     files = [project.wheel("1.0.0", requires_python=">=3.8"), project.sdist("1.0.0")]
