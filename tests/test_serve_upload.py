@@ -11,13 +11,16 @@ import threading
 import urllib.parse
 import zipfile
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import Result
 
 from s3pypi_core import auth
-from tests.conftest import Bucket
+from s3pypi_core.locking import lock_id
+from tests.conftest import REGION, Bucket
 from tests.distributions import SampleProject
 from tests.serving import Server, serving
 from tests.uploading import Answer, basic, multipart, post, upload, upload_fields
@@ -421,3 +424,39 @@ def test_a_large_upload_is_streamed_to_disk(index: Path, users_file: Path, tmp_p
     assert answer.status == 200, answer
     assert (index / "big" / wheel.name).stat().st_size == wheel.stat().st_size
     assert after - before < 24, f"peak RSS grew from {before:.0f} to {after:.0f} MiB"
+
+
+def test_uploads_take_the_lock_table(
+    bucket: Bucket, users_file: Path, tmp_path: Path, projects: Callable[..., SampleProject]
+) -> None:
+    """The server publishes as `s3pypi upload` does, lock table included: a lock held by an
+    s3pypi 2.x client makes an upload wait, then answer 503 naming the holder, and write
+    nothing; once it is released the same upload goes through."""
+    table_name = bucket.create_locks_table()
+    table = boto3.resource("dynamodb", endpoint_url=bucket.endpoint, region_name=REGION).Table(
+        table_name
+    )
+    held = {
+        "LockID": lock_id("hello-world"),
+        "AcquiredAt": datetime.now(timezone.utc).isoformat(),
+        "Owner": "alice@laptop",
+    }
+    table.put_item(Item=held)
+    wheel = projects().wheel("1.0")
+    args = ("--bucket", bucket.name, "--locks-table", table_name, "--lock-timeout", "0")
+    with serving(*args, "--users", users_file, log_dir=tmp_path) as s:
+        waited = upload(s.url, wheel, auth=CI)
+        assert [k for k in bucket.keys() if not k.startswith(".")] == []
+        table.delete_item(Key={"LockID": held["LockID"]})
+        published = upload(s.url, wheel, auth=CI)
+    assert waited.status == 503
+    assert "held by alice@laptop" in waited.reason
+    assert f"s3pypi force-unlock {table_name} {held['LockID']}" in waited.reason
+    assert published.status == 200
+    assert f"hello-world/{wheel.name}" in bucket.keys()
+
+
+def test_a_bad_upload_size_is_a_usage_error(index: Path, run: Run) -> None:
+    result = run("serve", "--repository-url", index.as_uri(), "--max-upload-size", "lots")
+    assert result.exit_code == 2
+    assert "not a size: 'lots' (e.g. 100MiB, 2GiB)" in result.stderr

@@ -90,7 +90,8 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("users") / "users.json"
-    path.write_text(json.dumps({USER: {**auth.hash_password(PASSWORD), "publish": True}}))
+    ci = {**auth.hash_password(PASSWORD), "publish": True}
+    path.write_text(json.dumps({USER: ci, "dev": auth.hash_password(PASSWORD)}))
     return path
 
 
@@ -451,26 +452,22 @@ def test_flit_publish(on_bucket: Index, tools: Path, run: Run, tmp_path: Path) -
     assert_pip_installs(index, f"{name}==0.3.0", tmp_path)
 
 
-def test_a_reader_is_refused_and_told_why(on_bucket: Index, tmp_path: Path) -> None:
-    """Wrong credentials and a missing permission, as twine shows them."""
+def test_refusals_as_twine_shows_them(on_bucket: Index, tmp_path: Path) -> None:
+    """Wrong credentials, and a user without the publish permission."""
     wheel = SampleProject("refused", tmp_path / "dist").wheel("1.0")
     env = client_env(tmp_path / "home")
-    wrong = sh(
-        BIN / "twine",
-        "upload",
-        "--repository-url",
-        on_bucket.upload_url,
-        "-u",
-        USER,
-        "-p",
-        "wrong",
-        "--non-interactive",
-        wheel,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert wrong.returncode == 1
-    assert f"401 Unauthorized from {on_bucket.upload_url}" in " ".join(
-        (wrong.stdout + wrong.stderr).split()
-    )
+
+    def twine(user: str, password: str) -> str:
+        result = sh(
+            BIN / "twine", "upload", "--repository-url", on_bucket.upload_url, "-u", user,
+            "-p", password, "--non-interactive", wheel, cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert result.returncode == 1
+        return " ".join((result.stdout + result.stderr).split())
+
+    assert f"401 Unauthorized from {on_bucket.upload_url}" in twine(USER, "wrong")
+    assert (
+        f"403 Forbidden from {on_bucket.upload_url} dev may not publish: only users added "
+        "with --publish may"
+    ) in twine("dev", PASSWORD)
     assert on_bucket.keys("refused") == []
