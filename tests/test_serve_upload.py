@@ -8,6 +8,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 import urllib.parse
 import zipfile
 from collections.abc import Callable
@@ -460,3 +461,35 @@ def test_a_bad_upload_size_is_a_usage_error(index: Path, run: Run) -> None:
     result = run("serve", "--repository-url", index.as_uri(), "--max-upload-size", "lots")
     assert result.exit_code == 2
     assert "not a size: 'lots' (e.g. 100MiB, 2GiB)" in result.stderr
+
+
+def test_a_slow_upload_is_not_cut_by_the_request_deadline(
+    index: Path, users_file: Path, tmp_path: Path, projects: Callable[..., SampleProject]
+) -> None:
+    """`--timeout` bounds how long the headers of a request may take, and idle connections;
+    an upload's body may take longer as long as it keeps coming (a large wheel on a slow
+    link), here 2 s against a timeout of 1 s."""
+    wheel = projects().wheel("1.0")
+    content_type, body = multipart(
+        upload_fields(wheel), [("content", wheel.name, wheel.read_bytes())]
+    )
+    args = ("--repository-url", index.as_uri(), "--users", users_file, "--timeout", "1")
+    with serving(*args, log_dir=tmp_path) as s:
+        parts = urllib.parse.urlsplit(s.url)
+        with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10) as sock:
+            sock.sendall(
+                f"POST /legacy/ HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                f"Authorization: {CI}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            pieces = [
+                body[i : i + len(body) // 5 + 1] for i in range(0, len(body), len(body) // 5 + 1)
+            ]
+            for piece in pieces:
+                time.sleep(0.4)  # a slow client: what is tested is the time it takes
+                sock.sendall(piece)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer[:200]
+    assert (index / "hello-world" / wheel.name).read_bytes() == wheel.read_bytes()

@@ -75,6 +75,9 @@ class _TimedParser(HTTPRequestParser):  # type: ignore[misc]
     def __init__(self, adj: Adjustments) -> None:
         super().__init__(adj)
         self.started = time.monotonic()
+        self.uploading = False
+        """An upload's body may take longer than the deadline (a large wheel on a slow
+        link); idle connections are still closed."""
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
@@ -83,6 +86,7 @@ class _TimedParser(HTTPRequestParser):  # type: ignore[misc]
         )
         if verdict is True:
             self.adj = self.upload_adj  # read by waitress for this request's body limit
+            self.uploading = True
         elif isinstance(verdict, Response) and (
             self.chunked or self.content_length >= self.adj.max_request_body_size
         ):
@@ -119,7 +123,12 @@ class _Listener(TcpWSGIServer):  # type: ignore[misc]
         deadline = time.monotonic() - self.adj.channel_timeout
         for channel in list(self.active_channels.values()):
             partial = channel.request
-            if partial is not None and not partial.completed and partial.started < deadline:
+            if (
+                partial is not None
+                and not partial.completed
+                and not partial.uploading
+                and partial.started < deadline
+            ):
                 channel.will_close = True  # a request trickling in for too long
 
 
