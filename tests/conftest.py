@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 import subprocess
 import sys
@@ -32,6 +33,8 @@ class SerialMotoServer(ThreadedMotoServer):
     moto checks S3 preconditions (If-Match, If-None-Match) and then writes, without a lock, so
     two concurrent conditional PUTs could both succeed; real S3 decides them atomically.
     Serialising writes here gives the test server S3's guarantee without weakening any test.
+    moto also ignores If-None-Match on CopyObject, which S3 honours (a 412 when the key
+    exists): that check is made here too, inside the same lock.
     """
 
     def _server_entry(self) -> None:
@@ -52,10 +55,36 @@ class SerialMotoServer(ThreadedMotoServer):
         app = Dispatcher(create_backend_app)
         write_lock = threading.Lock()
 
+        def exists(environ: dict[str, Any]) -> bool:
+            head = {k: v for k, v in environ.items() if not k.startswith("HTTP_X_AMZ_COPY")}
+            head.update(REQUEST_METHOD="HEAD", CONTENT_LENGTH="0", QUERY_STRING="")
+            head["wsgi.input"] = io.BytesIO()
+            head.pop("HTTP_IF_NONE_MATCH", None)
+            status: list[str] = []
+            list(app(head, lambda s, headers, exc_info=None: status.append(s)))
+            return status[0].startswith("200")
+
         def serialised(environ: dict[str, Any], start_response: Any) -> Any:
             if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
                 return app(environ, start_response)
             with write_lock:
+                if (
+                    environ["REQUEST_METHOD"] == "PUT"
+                    and "HTTP_X_AMZ_COPY_SOURCE" in environ
+                    and environ.get("HTTP_IF_NONE_MATCH") == "*"
+                    and exists(environ)
+                ):
+                    # S3 refuses a create-only copy onto an existing key; moto copies anyway.
+                    body = (
+                        b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>PreconditionFailed"
+                        b"</Code><Message>At least one of the pre-conditions you specified did "
+                        b"not hold</Message><Condition>If-None-Match</Condition></Error>"
+                    )
+                    start_response(
+                        "412 Precondition Failed",
+                        [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+                    )
+                    return [body]
                 return list(app(environ, start_response))
 
         self._server = make_server(

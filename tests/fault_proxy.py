@@ -63,6 +63,8 @@ class Exchange:
     fault: Fault | None
     target: str = ""
     """The X-Amz-Target header: the operation of a JSON-protocol request (DynamoDB)."""
+    copy_source: str = ""
+    """The x-amz-copy-source header: the object a CopyObject request reads (`bucket/key`)."""
 
 
 @dataclass
@@ -119,10 +121,16 @@ class FaultProxy:
                 raise TimeoutError(f"no such request within {timeout}s")
 
     def _record(
-        self, method: str, path: str, status: int | None, fault: Fault | None, target: str = ""
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        fault: Fault | None,
+        target: str = "",
+        copy_source: str = "",
     ) -> None:
         with self._lock:
-            self.log.append(Exchange(method, path, status, fault, target))
+            self.log.append(Exchange(method, path, status, fault, target, copy_source))
             self._lock.notify_all()
 
 
@@ -234,7 +242,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return self._error(fault)
             status, headers, data = self._forward(body, bool(fault and fault.strip_conditions))
             proxy._record(
-                self.command, self.path, status, fault, self.headers.get("X-Amz-Target", "")
+                self.command,
+                self.path,
+                status,
+                fault,
+                self.headers.get("X-Amz-Target", ""),
+                self.headers.get("x-amz-copy-source", ""),
             )
             if fault and fault.kill is not None:
                 os.kill(fault.kill, signal.SIGKILL)

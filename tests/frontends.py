@@ -20,17 +20,24 @@ def new_bucket(endpoint: str) -> Bucket:
 
 
 def contents(bucket: Bucket) -> dict[str, Any]:
-    """Every object, with the upload times (which differ between two uploads) left out."""
+    """Every object, with the upload times (which differ between two uploads) left out of the
+    JSON pages and of PyPI's JSON documents (`NAME/json`, `NAME/VERSION/json`)."""
     found: dict[str, Any] = {}
     for key, body in bucket.snapshot().items():
-        if key.endswith("index.json"):
-            page = json.loads(body)
-            for file in page.get("files", []):
-                file.pop("upload-time")
-            found[key] = page
-        else:
-            found[key] = body
+        found[key] = _without_upload_times(json.loads(body)) if key.endswith("json") else body
     return found
+
+
+def _without_upload_times(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            key: _without_upload_times(value)
+            for key, value in data.items()
+            if not key.startswith(("upload-time", "upload_time"))
+        }
+    if isinstance(data, list):
+        return [_without_upload_times(item) for item in data]
+    return data
 
 
 def stored_metadata(bucket: Bucket) -> dict[str, tuple[str, str]]:

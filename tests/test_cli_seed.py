@@ -12,6 +12,7 @@ from click.testing import Result
 
 from s3pypi_core.index import Index, RootIndex
 from s3pypi_core.locking import lock_id
+from tests.browsing import view_keys
 from tests.conftest import REGION, Bucket, run_console_script
 from tests.distributions import SampleProject
 
@@ -38,11 +39,12 @@ def assert_pages_agree(html: Index, json_page: Index) -> None:
 
 
 def project_keys(prefix: str = "", page: str = "") -> list[str]:
+    """The simple API's objects of hello-world, and those of the human view around them."""
     base = f"{prefix}/hello-world/" if prefix else "hello-world/"
     keys = [base + page, base + "index.json"]
     for name in FILES:
         keys += [base + name, base + name + ".metadata"]
-    return sorted(keys)
+    return sorted(keys + view_keys(prefix, hello_world=["1.0.0", "1.1"]))
 
 
 def test_upload_dist_star(run: Run, bucket: Bucket, dist_dir: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from s3pypi_core.routing import wants_json
+from s3pypi_core.routing import is_browser, wants_json
 from tests.test_routing import CASES
 from tests.test_terraform import MODULE, resource
 
@@ -31,6 +31,7 @@ vm.runInContext(input.code, context);
 const output = {
   requests: input.events.map((event) => context.handler(event)),
   wantsJson: input.accepts.map((accept) => context.wantsJson(accept)),
+  isBrowser: input.accepts.map((accept) => context.isBrowser(accept)),
 };
 process.stdout.write(JSON.stringify(output));
 """
@@ -119,8 +120,8 @@ def test_pages_for_pip_uv_and_a_browser_with_index_html_layout() -> None:
     ]
     keys = [key_of(r) for r in run_function(events, index_html=True)["requests"]]
     assert keys == [
-        "index.html",
-        "hello-world/index.html",
+        "browse.html",
+        "hello-world/browse.html",
         "hello-world/index.json",
         "hello-world/hello_world-1.0.0.tar.gz",
     ]
@@ -151,13 +152,23 @@ ACCEPT_HEADERS: list[str | None] = [
     "application/vnd.pypi.simple.v1+json;q",
     "image/png, application/json",
     ",,;",
+    "application/xhtml+xml",
+    "application/xhtml+xml;q=0",
+    "application/xhtml+xml;q=bogus, text/html",
+    "APPLICATION/XHTML+XML, TEXT/HTML",
+    "text/html, application/xhtml+xml, application/vnd.pypi.simple.v1+html;q=0",
+    "text/html, application/xhtml+xml, application/vnd.pypi.simple.latest+json;q=0.01",
+    "application/xhtml+xml ; q = 0.5",
 ]
 
 
 def test_accept_negotiation_agrees_with_routing_py() -> None:
-    results = run_function([], ACCEPT_HEADERS)["wantsJson"]
-    for accept, result in zip(ACCEPT_HEADERS, results, strict=True):
-        assert result is wants_json(accept), accept
+    output = run_function([], ACCEPT_HEADERS)
+    for accept, json_first, browser in zip(
+        ACCEPT_HEADERS, output["wantsJson"], output["isBrowser"], strict=True
+    ):
+        assert json_first is wants_json(accept), accept
+        assert browser is is_browser(accept), accept
 
 
 def test_function_source_stays_within_cloudfront_js() -> None:

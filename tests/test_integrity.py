@@ -11,13 +11,13 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
 
+from s3pypi_core.config import Config
 from s3pypi_core.distribution import (
     MAX_METADATA_SIZE,
     Distribution,
@@ -27,9 +27,13 @@ from s3pypi_core.distribution import (
     sha256_of,
 )
 from s3pypi_core.exceptions import InvalidDistribution
-from tests.conftest import BIN, Bucket
+from s3pypi_core.index import Hash, Index
+from s3pypi_core.maintenance import verify_index
+from s3pypi_core.storage import LocalStorage, S3Config
+from tests.conftest import Bucket, run_console_script
 from tests.damaged import member_bomb, metadata_bomb, overlapping_zip
 from tests.distributions import SampleProject, core_metadata
+from tests.measure import run_measured
 
 Run = Callable[..., Result]
 
@@ -37,37 +41,6 @@ MIB = 1024 * 1024
 BOMB_SIZE = 256 * MIB
 MEMORY_BOUND = 200 * MIB
 """Peak RSS allowed to `s3pypi upload` of a bomb: the command itself takes about 60 MiB."""
-
-
-@dataclass
-class Finished:
-    returncode: int
-    stderr: str
-    max_rss: int
-    """Peak resident memory of the process, in bytes."""
-
-
-MEASURE = """
-import resource, subprocess, sys
-result = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL)
-with open(sys.argv[1], "w") as report:
-    report.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
-sys.exit(result.returncode)
-"""
-"""Runs a command and writes its peak RSS (KiB). A launcher of its own, because a child's peak
-RSS counts the memory of the process it was forked from (here a test worker of 200 MiB)."""
-
-
-def run_measured(*args: str | Path, tmp: Path) -> Finished:
-    """Run a console script; measure its own peak RSS."""
-    report = tmp / "max_rss"
-    result = subprocess.run(
-        [sys.executable, "-c", MEASURE, report, BIN / str(args[0]), *args[1:]],
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=300,
-    )
-    return Finished(result.returncode, result.stderr, int(report.read_text()) * 1024)
 
 
 @pytest.fixture(scope="session")
@@ -194,20 +167,113 @@ def test_one_distribution_under_two_names_is_refused(
     assert bucket.keys() == []
 
 
-@pytest.mark.xfail(strict=True, reason="wired into publishing in the reshuffle")
+def two_names(tmp_path: Path) -> tuple[Path, Path]:
+    """One distribution under two names: hello 1.0.0's wheel as `hello-...` and `Hello-...`."""
+    lower = SampleProject("hello", tmp_path / "a").wheel("1.0.0")
+    upper = SampleProject("Hello", tmp_path / "b").wheel("1.0.0")
+    assert lower.name != upper.name
+    return lower, upper
+
+
 def test_a_distribution_already_in_the_index_under_another_name_exists(
     run: Run, bucket: Bucket, tmp_path: Path
 ) -> None:
-    lower = SampleProject("hello", tmp_path / "a").wheel("1.0.0")
-    upper = SampleProject("Hello", tmp_path / "b").wheel("1.0.0")
+    lower, upper = two_names(tmp_path)
     assert run("upload", lower, "--bucket", bucket.name).exit_code == 0
     before = bucket.snapshot()
 
-    result = run("upload", upper, "--bucket", bucket.name, "--strict")
-
-    assert result.exit_code == 1
-    assert "already existed" in result.stderr
+    skipped = run("upload", upper, "--bucket", bucket.name)
+    assert skipped.exit_code == 0
+    assert skipped.stderr.splitlines() == [
+        f"warning: {upper.name} already exists! (listed as {lower.name}; use --force to replace it)"
+    ]
     assert bucket.snapshot() == before
+
+    strict = run("upload", upper, "--bucket", bucket.name, "--strict")
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[-1] == (
+        f"s3pypi: error: 1 file(s) already existed: {upper.name}"
+    )
+    assert bucket.snapshot() == before
+
+
+def test_s3pypi_twine_refuses_a_distribution_listed_under_another_name(
+    run: Run, bucket: Bucket, tmp_path: Path
+) -> None:
+    lower, upper = two_names(tmp_path)
+    assert run("upload", lower, "--bucket", bucket.name).exit_code == 0
+    before = bucket.snapshot()
+
+    url = f"s3://{bucket.name}"
+    result = run_console_script("s3pypi-twine", "upload", "--repository-url", url, upper)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"s3pypi-twine upload: error: 1 file(s) already exist in {url}/: {upper.name} "
+        "(use --skip-existing to skip them)"
+    )
+    assert bucket.snapshot() == before
+
+
+def test_force_replaces_the_file_listed_under_another_name(
+    run: Run, bucket: Bucket, tmp_path: Path
+) -> None:
+    """--force: the new name takes the old one's place on the page, then the old file and its
+    .metadata file are deleted, so the index never lists one distribution twice."""
+    lower, upper = two_names(tmp_path)
+    assert run("upload", lower, "--bucket", bucket.name, "--put-root-index").exit_code == 0
+
+    result = run("upload", upper, "--bucket", bucket.name, "--force")
+
+    assert result.exit_code == 0, result.output
+    files = [k for k in bucket.keys() if k.endswith((".whl", ".whl.metadata"))]
+    assert files == [f"hello/{upper.name}", f"hello/{upper.name}.metadata"]
+    assert not [k for k in bucket.keys() if lower.name.encode() in bucket.read(k)]
+    page = Index.from_json(bucket.read("hello/index.json"))
+    assert list(page.files) == [upper.name]
+    assert page.files[upper.name].hash == Hash("sha256", sha256_of(upper)[0])
+    assert verify_index(Config(s3=S3Config(bucket=bucket.name))) == []
+
+
+def test_a_second_name_on_no_page_is_not_listed_by_reindex(
+    run: Run, bucket: Bucket, tmp_path: Path
+) -> None:
+    """The other name of a listed distribution, on no page (a copy by hand, or a replaced file
+    a publisher role could not delete): reindex does not list it (the index would offer one
+    distribution twice); verify says what to do."""
+    lower, upper = two_names(tmp_path)
+    assert run("upload", lower, "--bucket", bucket.name).exit_code == 0
+    key = f"hello/{upper.name}"
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=upper.read_bytes())
+    advice = (
+        f"on no page, which lists the same distribution as {lower.name}: delete it, or upload "
+        f"it with --force to replace {lower.name}"
+    )
+    cfg = Config(s3=S3Config(bucket=bucket.name))
+    assert [(p.kind, p.message) for p in verify_index(cfg)] == [("unlisted-file", advice)]
+
+    result = run("reindex", "--bucket", bucket.name)
+
+    assert result.exit_code == 0, result.output
+    assert f"hello: skipped {upper.name}: the page lists the same distribution as" in result.stdout
+    assert list(Index.from_json(bucket.read("hello/index.json")).files) == [lower.name]
+    assert [p.kind for p in verify_index(cfg)] == ["unlisted-file"]
+    assert run("upload", upper, "--bucket", bucket.name, "--force").exit_code == 0
+    assert verify_index(cfg) == []
+
+
+def test_force_on_a_case_insensitive_name_keeps_the_one_object(tmp_path: Path) -> None:
+    """Where the store holds both names in one object (a case-insensitive file system), the
+    replaced name is not deleted, or the new file would go with it."""
+    index = tmp_path / "index"
+    storage = LocalStorage(index)
+    (index / "hello").mkdir(parents=True)
+    (index / "hello" / "one").write_bytes(b"x")
+    (index / "hello" / "other").hardlink_to(index / "hello" / "one")
+
+    assert storage.same_object("hello/one", "hello/other")
+    assert not storage.same_object("hello/one", "hello/missing")
+    assert not storage.same_object("hello/one", "hello/")
 
 
 # The metadata twine refuses, refused by the core

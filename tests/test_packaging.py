@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -12,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.distributions import SampleProject
 
@@ -31,9 +33,15 @@ LEAN = {
     "packaging",
     "waitress",
     "python-multipart",
+    "readme-renderer",
+    "nh3",
+    "docutils",
+    "pygments",
+    "comrak",
 }
-"""s3pypi and what its core needs: boto3 (with its own), click, packaging, and for `s3pypi
-serve` waitress and python-multipart (pure Python, with no dependencies of their own)."""
+"""s3pypi and what its core needs: boto3 (with its own), click, packaging, waitress and
+python-multipart (serve, and its upload API), readme-renderer with Markdown (READMEs rendered at
+publish time, for the human view)."""
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +68,7 @@ def test_the_wheel_carries_the_licence_and_project_urls(wheel: Path) -> None:
     urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL", []))
     assert {"Homepage", "Documentation", "Source", "Changelog"} <= urls.keys()
     extras = metadata.get_all("Provides-Extra", [])
-    assert sorted(extras) == ["hatch", "twine"]
+    assert sorted(extras) == ["hatch", "mirror", "twine"]
 
 
 @pytest.mark.slow
@@ -75,7 +83,7 @@ def test_pip_install_s3pypi_is_lean_and_says_what_an_extra_adds(
     listed = subprocess.run(
         [*pip, "list", "--format", "json"], check=True, capture_output=True, text=True
     )
-    installed = {item["name"].lower() for item in json.loads(listed.stdout)}
+    installed = {canonicalize_name(item["name"]) for item in json.loads(listed.stdout)}
     assert installed == LEAN
 
     # The core command works as it is.
@@ -89,6 +97,19 @@ def test_pip_install_s3pypi_is_lean_and_says_what_an_extra_adds(
     )  # fmt: skip
     assert upload.returncode == 0, upload.stderr
     assert (index / "hello-world" / "index.json").is_file()
+
+    # The mirror says what it needs (uv, neither installed nor on PATH), in one line.
+    mirror = subprocess.run(
+        [target / "bin" / "s3pypi", "mirror", "six", "--repository-url", index.as_uri()],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+    )
+    assert mirror.returncode == 1
+    assert mirror.stderr == (
+        "s3pypi: error: s3pypi mirror resolves with uv, which is not installed: "
+        "pip install 's3pypi[mirror]' (or put uv on PATH)\n"
+    )
 
     # Metadata twine would refuse is refused without twine too (packaging's validation).
     invalid = project.wheel("1.2", requires_python='"><script>')

@@ -184,7 +184,7 @@ def test_a_plan_is_made_without_writing(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "index" / "hello").iterdir()) == before
     assert list(plan.records) == [wheel.name]
     assert plan.records[wheel.name].core_metadata is not None
-    assert list(plan.metadata) == [f"hello/{wheel.name}.metadata"]
+    assert list(plan.metadata) == [wheel.name]
     assert plan.changes == [f"listed {wheel.name}"]
 
 

@@ -96,6 +96,11 @@ def authorizations(exchange: Exchange, index: Index, partition: str = "aws") -> 
             # S3 answers 404 (not 403) only to a caller that may list the key, as its s3:prefix.
             return [s3("GetObject"), s3("ListBucket", bucket_arn, **{"s3:prefix": key})]
         return [s3("GetObject"), *(kms("Decrypt") if method == "GET" else [])]
+    if key and method == "PUT" and not params and exchange.copy_source:
+        # CopyObject: writes the key, reads the source (`bucket/key`, URL-encoded).
+        source = urllib.parse.unquote(exchange.copy_source.lstrip("/"))
+        read = s3("GetObject", f"arn:{partition}:s3:::{source}")
+        return [s3("PutObject"), *kms("GenerateDataKey"), read, *kms("Decrypt")]
     if key and method == "PUT" and not params:
         return [s3("PutObject"), *kms("GenerateDataKey")]
     if key and method == "PUT" and params == {"partNumber", "uploadId"}:
@@ -189,7 +194,50 @@ def test_a_publisher_may_upload_and_a_maintainer_may_also_delete(
     for request in maintenance:
         assert is_allowed(maintainer, request), request
         assert is_allowed(publisher, request) == (request.action != "s3:DeleteObject"), request
-    assert index.bucket.keys() == ["index.html", "index.json"]  # only the (empty) root page
+    # Only the (empty) root page is left, with the human view's page and assets beside it.
+    left = [key for key in index.bucket.keys() if not key.startswith("browse.")]
+    assert left == ["index.html", "index.json"]
+
+
+@pytest.mark.usefixtures("dynamodb_through_proxy")
+def test_a_publisher_may_promote_and_a_maintainer_may_also_prune(
+    bucket: Bucket, fault_proxy: FaultProxy, run: Run, dist_dir: Path
+) -> None:
+    """Channels as prefixes of one index: the whole bucket's policies cover both."""
+    index = Index(bucket)
+    publisher, maintainer = index.plan().policy("publisher"), index.plan().policy("maintainer")
+    s3pypi(run, fault_proxy, index, "upload", f"{dist_dir}/*", "--prefix", "dev")
+
+    promote = judged(
+        s3pypi(
+            run, fault_proxy, index, "promote", "hello-world", "1.0.0", "--prefix", "dev",
+            "--to", f"s3://{bucket.name}/prod",
+        ),
+        index,
+    )  # fmt: skip
+    copied = f"arn:aws:s3:::{bucket.name}/dev/hello-world/hello_world-1.0.0.tar.gz"
+    assert Request("s3:GetObject", copied) in promote  # the copy's read of its source
+    for request in promote:
+        assert is_allowed(publisher, request), request
+    # With one module call per channel, the prod publisher alone may not read dev.
+    prod_only = Index(bucket, prefix="prod").plan().policy("publisher")
+    assert not is_allowed(prod_only, Request("s3:GetObject", copied))
+
+    prune = judged(
+        s3pypi(run, fault_proxy, index, "prune", "hello-world", "--keep", "1", "--prefix", "dev"),
+        index,
+    )
+    deleted = {r.resource.split("/dev/")[-1] for r in prune if r.action == "s3:DeleteObject"}
+    assert deleted == {
+        "hello-world/hello_world-1.0.0-py3-none-any.whl",
+        "hello-world/hello_world-1.0.0-py3-none-any.whl.metadata",
+        "hello-world/hello_world-1.0.0.tar.gz",
+        "hello-world/hello_world-1.0.0.tar.gz.metadata",
+        "hello-world/1.0.0/json",  # the release's PyPI JSON (the human view's)
+    }
+    for request in prune:
+        assert is_allowed(maintainer, request), request
+        assert is_allowed(publisher, request) == (request.action != "s3:DeleteObject"), request
 
 
 @pytest.mark.usefixtures("dynamodb_through_proxy")

@@ -12,6 +12,7 @@ from s3pypi_core.core import Config, delete_package, upload_packages
 from s3pypi_core.exceptions import ExistingFiles, InvalidDistribution, NotFound
 from s3pypi_core.index import Hash, Index
 from s3pypi_core.storage import S3Config
+from tests.browsing import view_keys
 from tests.conftest import Bucket
 
 
@@ -40,21 +41,25 @@ def test_programmatic_upload_and_delete(
 
     upload_packages(cfg, dist_files, put_root_index=True, strict=False, force=False)
 
-    assert bucket.keys() == [
-        "packages/",
-        "packages/hello-world/",
-        "packages/hello-world/hello_world-1.0.0-py3-none-any.whl",
-        "packages/hello-world/hello_world-1.0.0-py3-none-any.whl.metadata",
-        "packages/hello-world/hello_world-1.0.0.tar.gz",
-        "packages/hello-world/hello_world-1.0.0.tar.gz.metadata",
-        "packages/hello-world/index.json",
-        "packages/index.json",
-    ]
+    assert bucket.keys() == sorted(
+        [
+            "packages/",
+            "packages/hello-world/",
+            "packages/hello-world/hello_world-1.0.0-py3-none-any.whl",
+            "packages/hello-world/hello_world-1.0.0-py3-none-any.whl.metadata",
+            "packages/hello-world/hello_world-1.0.0.tar.gz",
+            "packages/hello-world/hello_world-1.0.0.tar.gz.metadata",
+            "packages/hello-world/index.json",
+            "packages/index.json",
+            *view_keys("packages", hello_world=["1.0.0"]),
+        ]
+    )
     assert bucket.head("packages/hello-world/")["ServerSideEncryption"] == "aws:kms"
 
     delete_package(cfg, name="hello-world", version="1.0.0")
 
-    assert bucket.keys() == ["packages/", "packages/index.json"]
+    # The view of the index stays; the project's documents and page went with its files.
+    assert bucket.keys() == sorted(["packages/", "packages/index.json", *view_keys("packages")])
     assert "hello-world" not in bucket.text("packages/")
 
 

@@ -68,6 +68,9 @@ def test_what_the_pages_knew_is_kept_and_what_they_lacked_is_added(
         f"hello-world: wrote {wheel.name}.metadata",
         f"hello-world: wrote {late.name}.metadata",
         f"hello-world: listed {late.name}",
+        # PyPI's JSON: the new release's document, and the project's with it.
+        "hello-world: wrote 1.1/json",
+        "hello-world: wrote json",
     ]
     assert_project_lists(bucket, "hello-world", hashes([wheel, sdist, late]))
     _html, after = read_pages(bucket, "hello-world")
@@ -100,8 +103,10 @@ def test_dry_run_tells_what_would_change_and_writes_nothing(
     would = sorted(line.split(" (")[0] for line in lines if line.startswith("would "))
     assert would == [
         f"would write {url}",
+        f"would write {url}1.1/json",
         f"would write {url}{late.name}.metadata",
         f"would write {url}index.json",
+        f"would write {url}json",
     ]
 
 

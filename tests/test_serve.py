@@ -41,13 +41,15 @@ def test_prints_the_index_url_and_negotiates_pages_like_the_edge(
         root_json = server.get("/", accept=JSON_ACCEPT)
 
         assert server.requests() == [
-            Request("GET", "/hello-world/", "hello-world/", 200, len(html.body)),
+            # A browser gets the human view; anything else the simple API.
+            Request("GET", "/hello-world/", "hello-world/browse.html", 200, len(html.body)),
             Request("GET", "/hello-world/", "hello-world/index.json", 200, len(as_json.body)),
             Request("GET", "/hello-world/", "hello-world/", 200, len(no_accept.body)),
             Request("GET", "/", "index.html", 200, len(root_html.body)),
             Request("GET", "/", "index.json", 200, len(root_json.body)),
         ]
-    assert html.body == no_accept.body == published.read("hello-world/")
+    assert html.body == published.read("hello-world/browse.html")
+    assert no_accept.body == published.read("hello-world/")
     assert as_json.body == published.read("hello-world/index.json")
     assert root_html.body == published.read("index.html")
     assert root_json.body == published.read("index.json")
@@ -140,7 +142,7 @@ def test_missing_keys_are_404(published: Bucket, tmp_path: Path) -> None:
     assert missing_head.body == b""
     assert [(r.method, r.key, r.status) for r in log] == [
         ("GET", "no-such-project/index.json", 404),
-        ("GET", "no-such-project/", 404),
+        ("GET", "no-such-project/browse.html", 404),
         ("GET", "hello-world/hello_world-9.9-py3-none-any.whl", 404),
         ("GET", "hello-world/hello_world-1.0.0.tar.gz.asc", 404),
         ("HEAD", "no-such-project/x-1.0.tar.gz", 404),
@@ -202,7 +204,7 @@ def test_index_html_layout(bucket: Bucket, run: Run, dist_dir: Path, tmp_path: P
         page = server.get("/hello-world/", accept=BROWSER_ACCEPT)
         as_json = server.get("/hello-world/", accept=PIP_ACCEPT)
         root = server.get("/")
-    assert page.body == bucket.read("hello-world/index.html")
+    assert page.body == bucket.read("hello-world/browse.html")  # a browser's: the human view
     assert page.headers["content-type"] == HTML_CONTENT_TYPE
     assert as_json.body == bucket.read("hello-world/index.json")
     assert root.body == bucket.read("index.html")

@@ -237,7 +237,7 @@ def test_metadata_hash_on_the_page_is_the_hash_of_the_stored_metadata_file(
 
 def test_content_type_and_cache_control_of_every_object(published: Bucket) -> None:
     def kind(key: str) -> tuple[str, str]:
-        if key.endswith("/") or key == "index.html":
+        if key.endswith("/") or key.endswith(("index.html", "browse.html")):
             return HTML_CONTENT_TYPE, PAGE_CACHE_CONTROL
         if key.endswith("index.json"):
             return JSON_CONTENT_TYPE, PAGE_CACHE_CONTROL
@@ -247,11 +247,18 @@ def test_content_type_and_cache_control_of_every_object(published: Bucket) -> No
             return "application/zip", FILE_CACHE_CONTROL
         if key.endswith(".tar.gz"):
             return "application/gzip", FILE_CACHE_CONTROL
+        # The human view: PyPI's JSON (rewritten in place), its script and style (by content).
+        if key.endswith("/json"):
+            return "application/json", PAGE_CACHE_CONTROL
+        if key.endswith(".js"):
+            return "text/javascript; charset=utf-8", FILE_CACHE_CONTROL
+        if key.endswith(".css"):
+            return "text/css; charset=utf-8", FILE_CACHE_CONTROL
         raise AssertionError(f"unexpected object {key}")
 
     keys = published.keys()
     suffixes = {k.rsplit("/", 1)[-1].rpartition(".")[2] or "/" for k in keys}
-    assert suffixes == {"/", "html", "json", "metadata", "whl", "gz", "zip"}
+    assert suffixes == {"/", "html", "json", "metadata", "whl", "gz", "zip", "js", "css"}
     for key in keys:
         head = published.head(key)
         assert (head["ContentType"], head["CacheControl"]) == kind(key), key

@@ -187,10 +187,77 @@ def test_a_listed_file_that_is_no_longer_a_distribution_is_invalid(
     name = "hello_world-1.1-py3-none-any.whl"
     size = Index.from_json(bucket.read("hello-world/index.json")).files[name].size
     put(bucket, f"hello-world/{name}", b"not a zip archive")
+    cfg = Config(s3=S3Config(bucket=bucket.name))
 
-    problems = verify_index(Config(s3=S3Config(bucket=bucket.name)))
-
-    assert [(p.kind, p.message) for p in problems] == [
-        ("invalid-file", "corrupt archive: File is not a zip file"),
+    # By default, its hash tells that it changed; --deep reads it and tells what it is.
+    assert [p.kind for p in verify_index(cfg)] == ["hash-mismatch", "size-mismatch"]
+    assert [(p.kind, p.message) for p in verify_index(cfg, deep=True)] == [
+        (
+            "invalid-file",
+            "corrupt archive: File is not a zip file: pip cannot install it: run reindex "
+            "--rehash to take it off the page",
+        ),
         ("size-mismatch", f"the page says {size} bytes, it has 17"),
     ]
+
+
+# Where the index is
+
+
+def test_the_summary_names_the_prefix(
+    run: Run, bucket: Bucket, projects: Callable[..., SampleProject]
+) -> None:
+    wheel = projects().wheel("1.0")
+    assert run("upload", wheel, "--bucket", bucket.name, "--prefix", "simple").exit_code == 0
+
+    result = run("verify", "--bucket", bucket.name, "--prefix", "simple")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"No problems in s3://{bucket.name}/simple/\n"
+
+
+def test_a_forgotten_prefix_is_named_in_one_line(
+    run: Run, bucket: Bucket, projects: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    wheel = projects().wheel("1.0")
+    args = ("--bucket", bucket.name)
+    assert run("upload", wheel, *args, "--prefix", "simple", "--put-root-index").exit_code == 0
+    before = bucket.snapshot()
+
+    for command in ("verify", "reindex"):
+        result = run(command, *args)
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"s3pypi: error: no index at s3://{bucket.name}/; the index seems to be under "
+            "simple/: add --prefix simple\n"
+        )
+    assert bucket.snapshot() == before
+
+    local = tmp_path / "site"
+    assert run("upload", wheel, "--repository-url", (local / "simple").as_uri()).exit_code == 0
+    result = run("verify", "--repository-url", local.as_uri())
+    assert result.stderr == (
+        f"s3pypi: error: no index at {local.as_uri()}/; the index seems to be under simple/: "
+        f"use --repository-url {local.as_uri()}/simple/\n"
+    )
+
+
+def test_an_empty_or_missing_index_says_so(
+    run: Run, bucket: Bucket, projects: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    assert run("upload", projects().wheel("1.0"), "--bucket", bucket.name).exit_code == 0
+    before = bucket.snapshot()
+
+    for command in ("verify", "reindex"):
+        result = run(command, "--bucket", bucket.name, "--prefix", "nonexistent")
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"s3pypi: error: no index at s3://{bucket.name}/nonexistent/: no distributions or "
+            "pages there\n"
+        )
+    assert bucket.snapshot() == before
+    missing = (tmp_path / "missing").as_uri()
+    assert run("verify", "--repository-url", missing).stderr == (
+        f"s3pypi: error: no index at {missing}/: no distributions or pages there\n"
+    )

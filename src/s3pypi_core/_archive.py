@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar, cast
 
-from s3pypi_core.exceptions import InvalidDistribution, one_line
+from s3pypi_core.exceptions import InvalidDistribution, MetadataTooLarge, one_line
 
 WHEEL_EXTENSION = ".whl"
 SDIST_EXTENSIONS = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz")
@@ -71,6 +71,10 @@ class ArchiveContents:
 
 class _Refused(Exception):
     """An archive is unfit (our check, not a library error); the message says why."""
+
+
+class _TooLarge(_Refused):
+    """The core metadata is larger than the bound."""
 
 
 _LIBRARY_ERRORS: tuple[type[Exception], ...] = (
@@ -128,6 +132,8 @@ def read_archive(path: Path, *, max_metadata_size: int = MAX_METADATA_SIZE) -> A
         if e.errno is not None:  # the file's own error (opening it), not the archive's
             raise InvalidDistribution(f"{path}: cannot read file ({e.strerror or e})") from e
         raise InvalidDistribution(f"{path}: corrupt archive: {_describe(e)}") from e
+    except _TooLarge as e:
+        raise MetadataTooLarge(f"{path}: {one_line(e)}") from e
     except _Refused as e:
         raise InvalidDistribution(f"{path}: {one_line(e)}") from e
     except _LIBRARY_ERRORS as e:
@@ -280,7 +286,7 @@ def _drain(member: _Readable, what: str, keep_up_to: int | None) -> _Drained:
 
 
 def _too_large(what: str, size: int, limit: int) -> _Refused:
-    return _Refused(f"{what} is larger than {limit} bytes ({size} bytes or more)")
+    return _TooLarge(f"{what} is larger than {limit} bytes ({size} bytes or more)")
 
 
 _DECOMPRESSORS: dict[str, Callable[[BinaryIO], _Readable]] = {

@@ -13,11 +13,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from s3pypi_core import __prog__
-from s3pypi_core.exceptions import S3PyPIError, WriteConflict
+from s3pypi_core.exceptions import DamagedPage, S3PyPIError, WriteConflict
 from s3pypi_core.index import Index, RootIndex, html_serial
 from s3pypi_core.layout import (
     HTML_CONTENT_TYPE,
@@ -25,7 +25,7 @@ from s3pypi_core.layout import (
     PAGE_CACHE_CONTROL,
     IndexLayout,
 )
-from s3pypi_core.storage import Blob, Storage
+from s3pypi_core.storage import Storage
 
 log = logging.getLogger(__prog__)
 
@@ -46,6 +46,9 @@ class PageVersion(Generic[P]):
     """The HTML page exists and renders exactly this serial."""
     json_current: bool
     """The JSON page exists and holds everything known (no foreign HTML to merge)."""
+    damaged: dict[str, str] = field(default_factory=dict)
+    """Forms that could not be read (URL -> why), when read with `salvage`: the page is what
+    the other form says, and both are rewritten."""
 
     @property
     def exists(self) -> bool:
@@ -59,17 +62,40 @@ class PageStore:
         self.storage = storage
         self.layout = layout
 
-    def read_project(self, project: str) -> PageVersion[Index]:
-        html = self.storage.get(self.layout.project_html(project))
-        data = self.storage.get(self.layout.project_json(project))
-        version = _reconcile(html, data, Index.parse, Index.from_json, _merge_files)
+    def read_project(self, project: str, *, salvage: bool = False) -> PageVersion[Index]:
+        """The project's page. A damaged form raises `DamagedPage` (saying to run reindex),
+        unless `salvage`: then what the other form says is the page (see `_reconcile`)."""
+        html_key, json_key = self.layout.project_html(project), self.layout.project_json(project)
+        version = _reconcile(
+            self._read_form(html_key, Index.from_html, salvage, project),
+            self._read_form(json_key, Index.from_json, salvage, project),
+            Index,
+            _merge_files,
+        )
         version.page.name = version.page.name or project
         return version
 
-    def read_root(self) -> PageVersion[RootIndex]:
-        html = self.storage.get(self.layout.root_html())
-        data = self.storage.get(self.layout.root_json())
-        return _reconcile(html, data, RootIndex.parse, RootIndex.from_json, _merge_projects)
+    def read_root(self, *, salvage: bool = False) -> PageVersion[RootIndex]:
+        return _reconcile(
+            self._read_form(self.layout.root_html(), RootIndex.from_html, salvage, ""),
+            self._read_form(self.layout.root_json(), RootIndex.from_json, salvage, ""),
+            RootIndex,
+            _merge_projects,
+        )
+
+    def _read_form(
+        self, key: str, parse: Callable[[bytes], P], salvage: bool, project: str
+    ) -> _Form[P] | None:
+        blob = self.storage.get(key)
+        if blob is None:
+            return None
+        try:
+            return _Form(parse(blob.body), blob.body, blob.etag)
+        except DamagedPage as e:
+            if not salvage:
+                what = f"{__prog__} reindex {project}".strip()
+                raise DamagedPage(f"{self.storage.url(key)} is damaged ({e}): run {what}") from e
+            return _Form(None, blob.body, blob.etag, (self.storage.url(key), str(e)))
 
     def update_project(
         self,
@@ -79,9 +105,10 @@ class PageStore:
         create: bool = True,
         delete_if_empty: bool = False,
         first: PageVersion[Index] | None = None,
+        salvage: bool = False,
     ) -> PageVersion[Index]:
         return self._update(
-            lambda: self.read_project(project),
+            lambda: self.read_project(project, salvage=salvage),
             self.layout.project_html(project),
             self.layout.project_json(project),
             change,
@@ -91,14 +118,20 @@ class PageStore:
         )
 
     def update_root(
-        self, change: Callable[[RootIndex], bool], *, create: bool = True
+        self,
+        change: Callable[[RootIndex], bool],
+        *,
+        create: bool = True,
+        salvage: bool = False,
+        first: PageVersion[RootIndex] | None = None,
     ) -> PageVersion[RootIndex]:
         return self._update(
-            self.read_root,
+            lambda: self.read_root(salvage=salvage),
             self.layout.root_html(),
             self.layout.root_json(),
             change,
             create=create,
+            first=first,
         )
 
     def _update(
@@ -164,11 +197,21 @@ def _is_empty(page: Index | RootIndex) -> bool:
     return not (page.files if isinstance(page, Index) else page.projects)
 
 
+@dataclass
+class _Form(Generic[P]):
+    """One stored form of a page (HTML or JSON): what it says, or why it says nothing."""
+
+    page: P | None
+    body: bytes
+    etag: str
+    damage: tuple[str, str] | None = None
+    """(URL, why) when the form could not be read."""
+
+
 def _reconcile(
-    html: Blob | None,
-    data: Blob | None,
-    parse_html: Callable[[str], P],
-    parse_json: Callable[[bytes], P],
+    html: _Form[P] | None,
+    data: _Form[P] | None,
+    empty: Callable[[], P],
     merge: Callable[[P, P], P],
 ) -> PageVersion[P]:
     """One page from its two stored forms.
@@ -176,24 +219,27 @@ def _reconcile(
     JSON is the record. The HTML page is ours when it carries a serial: then it is either
     current or behind (a publisher stopped between the two writes) and is simply rewritten. An
     HTML page without a serial was written by another tool, s3pypi 2.x during a migration: its
-    list of files is the truth, and what JSON knows about those files is kept.
+    list of files is the truth, and what JSON knows about those files is kept. A damaged form
+    (read with `salvage`) counts as missing, but its ETag is kept so that it is overwritten.
     """
-    html_text = html.body.decode("utf-8", "replace") if html else None
-    serial = html_serial(html_text) if html_text is not None else None
+    damaged = dict(f.damage for f in (html, data) if f is not None and f.damage is not None)
     json_etag = data.etag if data else None
     html_etag = html.etag if html else None
-    if data is None:
-        if html_text is None:
-            return PageVersion(parse_json(b"{}"), None, None, False, False)
-        page = parse_html(html_text)
-        return PageVersion(page, None, html_etag, False, False)
-    page = parse_json(data.body)
-    if html_text is not None and serial is None:
-        foreign = parse_html(html_text)
-        merged = merge(page, foreign)
-        merged.serial = page.serial
-        return PageVersion(merged, json_etag, html_etag, False, False)
-    return PageVersion(page, json_etag, html_etag, serial == page.serial, True)
+    html_page = html.page if html else None
+    json_page = data.page if data else None
+    if json_page is None:
+        page = html_page if html_page is not None else empty()
+        return PageVersion(page, json_etag, html_etag, False, False, damaged)
+    if html_page is not None and html is not None and html_serial(_text(html.body)) is None:
+        merged = merge(json_page, html_page)
+        merged.serial = json_page.serial
+        return PageVersion(merged, json_etag, html_etag, False, False, damaged)
+    html_current = html_page is not None and html_page.serial == json_page.serial
+    return PageVersion(json_page, json_etag, html_etag, html_current, True, damaged)
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
 
 
 def _merge_files(ours: Index, foreign: Index) -> Index:
@@ -206,7 +252,12 @@ def _merge_files(ours: Index, foreign: Index) -> Index:
             files[name] = known
         else:
             files[name] = theirs
-    return Index(files=files, name=ours.name or foreign.name, serial=ours.serial)
+    return Index(
+        files=files,
+        name=ours.name or foreign.name,
+        serial=ours.serial,
+        mirrored_from=ours.mirrored_from or foreign.mirrored_from,
+    )
 
 
 def _merge_projects(ours: RootIndex, foreign: RootIndex) -> RootIndex:

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ import click
 
 from s3pypi_core import __prog__, __version__
 from s3pypi_core._logging import log_to_stderr
+from s3pypi_core._upstream import PYPI
 from s3pypi_core.config import Config
 from s3pypi_core.distribution import MAX_METADATA_SIZE
 from s3pypi_core.exceptions import OptionError, S3PyPIError
@@ -152,11 +153,7 @@ def repository_options(f: Callable[..., Any]) -> Callable[..., Any]:
     def with_config(*args: Any, **kwargs: Any) -> Any:
         from s3pypi_core.config import Config
 
-        options = {name: kwargs.pop(name) for name in _REPOSITORY_PARAMETERS}
-        if options["repository_url"] and (options["bucket"] or options["prefix"]):
-            raise click.UsageError(
-                "--repository-url replaces --bucket and --prefix; give one or the other"
-            )
+        options = _pop_repository_options(kwargs)
         try:
             kwargs["cfg"] = Config.from_options(**options, dry_run=kwargs.get("dry_run", False))
         except OptionError as e:
@@ -166,6 +163,40 @@ def repository_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_REPOSITORY_OPTIONS):
         with_config = option(with_config)
     return with_config
+
+
+def metadata_size_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--max-metadata-size",
+        type=click.IntRange(min=1),
+        metavar="BYTES",
+        default=MAX_METADATA_SIZE,
+        show_default=True,
+        help=help,
+    )
+
+
+def _pop_repository_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    options = {name: kwargs.pop(name) for name in _REPOSITORY_PARAMETERS}
+    if options["repository_url"] and (options["bucket"] or options["prefix"]):
+        raise click.UsageError(
+            "--repository-url replaces --bucket and --prefix; give one or the other"
+        )
+    return options
+
+
+def repository_option_values(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The same options, handed to the command unchecked as `repository` (the arguments of
+    `Config.from_options`), for a command that opens two indexes (promote)."""
+
+    @functools.wraps(f)
+    def with_options(*args: Any, **kwargs: Any) -> Any:
+        kwargs["repository"] = _pop_repository_options(kwargs)
+        return f(*args, **kwargs)
+
+    for option in reversed(_REPOSITORY_OPTIONS):
+        with_options = option(with_options)
+    return with_options
 
 
 def handle_errors(f: F) -> F:
@@ -201,14 +232,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--strict", is_flag=True, help="Fail when any file already exists.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
-@click.option(
-    "--max-metadata-size",
-    type=click.IntRange(min=1),
-    metavar="BYTES",
-    default=MAX_METADATA_SIZE,
-    show_default=True,
-    help="Refuse a distribution whose METADATA or PKG-INFO is larger.",
-)
+@metadata_size_option("Refuse a distribution whose METADATA or PKG-INFO is larger.")
 @verbose_option
 @handle_errors
 def upload(
@@ -267,17 +291,198 @@ def unyank(cfg: Config, name: str, version: str) -> None:
 
 
 @cli.command()
+@click.argument("name")
+@click.argument("version")
+@click.option(
+    "--to",
+    required=True,
+    metavar="URL",
+    help="The index to promote to: s3://BUCKET[/PREFIX] or file:///PATH.",
+)
+@repository_option_values
+@click.option(
+    "--put-root-index",
+    is_flag=True,
+    help="List a new project on the destination's root page (done anyway when it has one).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be copied; write nothing.")
+@verbose_option
+@handle_errors
+def promote(
+    repository: dict[str, Any],
+    name: str,
+    version: str,
+    to: str,
+    put_root_index: bool,
+    dry_run: bool,
+) -> None:
+    """Copy a release to another index (dev to prod), its files first, then its page entries.
+
+    The source is given by the usual options, e.g. `s3pypi promote acme 1.2 --bucket B
+    --prefix dev --to s3://B/prod`. The AWS options apply to both indexes. Running it again
+    writes nothing.
+    """
+    from s3pypi_core.channels import promote_release, promotion_configs
+
+    try:
+        source, destination = promotion_configs(to, dry_run=dry_run, **repository)
+    except OptionError as e:
+        raise click.UsageError(str(e)) from None
+    result = promote_release(source, name, version, to=destination, put_root_index=put_root_index)
+    release = f"{result.project} {result.version}"
+    if not result.changed:
+        click.echo(f"{release} is already in {result.destination}: nothing to do")
+        return
+    files = f"{len(result.copied)} file(s) copied, {len(result.listed)} listed"
+    verb = "Would promote" if dry_run else "Promoted"
+    click.echo(f"{verb} {release} from {result.source} to {result.destination}: {files}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--all", "all_projects", is_flag=True, help="Prune every project of the index.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Keep the N newest versions of each project (PEP 440 order).",
+)
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Remove only versions uploaded more than DAYS days ago.",
+)
+@click.option(
+    "--only-prereleases",
+    is_flag=True,
+    help="Remove only pre-releases (dev, a, b, rc); --keep then counts pre-releases.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="The policy from the [tool.s3pypi.retention] table of FILE (e.g. pyproject.toml); "
+    "without NAMEs, for every project.",
+)
+@repository_options
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@verbose_option
+@handle_errors
+def prune(
+    cfg: Config,
+    names: tuple[str, ...],
+    all_projects: bool,
+    keep: int | None,
+    older_than: float | None,
+    only_prereleases: bool,
+    config_file: Path | None,
+    dry_run: bool,
+) -> None:
+    """Remove old versions: beyond the N newest, optionally only old ones or pre-releases.
+
+    The newest release is never removed (nor what pip would install). Pages are updated
+    before files are deleted, so installs never see a missing file. Prints a table of the
+    versions removed and the bytes freed.
+    """
+    from datetime import timedelta
+
+    from s3pypi_core.channels import RetentionPolicy
+    from s3pypi_core.channels import prune as prune_versions
+
+    if names and all_projects:
+        raise click.UsageError("give project names or --all, not both")
+    if config_file is not None:
+        if keep is not None or older_than is not None or only_prereleases:
+            raise click.UsageError(
+                "--config gives the policy: leave out --keep, --older-than and --only-prereleases"
+            )
+        try:
+            policy = RetentionPolicy.from_file(config_file)
+        except OptionError as e:
+            raise click.UsageError(str(e)) from None
+    else:
+        if keep is None:
+            raise click.UsageError("missing --keep N (or --config FILE)")
+        if not names and not all_projects:
+            raise click.UsageError("name the projects to prune, or use --all")
+        days = timedelta(days=older_than) if older_than is not None else None
+        policy = RetentionPolicy(keep, days, only_prereleases)
+    removals = prune_versions(cfg, names or None, policy)
+    if not removals:
+        click.echo(f"Nothing to remove in {cfg.location}")
+        return
+    click.echo(_removal_table(removals))
+    files = sum(len(r.files) for r in removals)
+    size = sum(r.size for r in removals)
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(
+        f"{verb} {len(removals)} version(s), {files} file(s), {size:,} bytes "
+        f"({_human_size(size)}) from {cfg.location}"
+    )
+
+
+def _removal_table(removals: list[Any]) -> str:
+    rows = [("PROJECT", "VERSION", "FILES", "BYTES", "UPLOADED")]
+    for r in removals:
+        uploaded = r.uploaded.strftime("%Y-%m-%d %H:%M") if r.uploaded else "unknown"
+        rows.append((r.project, r.version, str(len(r.files)), f"{r.size:,}", uploaded))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if i in (2, 3) else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+@cli.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @repository_options
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 @click.option(
-    "--quick", is_flag=True, help="Compare sizes only; do not download files to check hashes."
+    "--quick",
+    is_flag=True,
+    help="Compare pages with the listing and sizes only; download no distribution.",
 )
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also read every distribution in full, as publishing does (finds damaged archives).",
+)
+@metadata_size_option("Read at most this much metadata of a distribution or .metadata file.")
 @verbose_option
 @handle_errors
-def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> None:
-    """Check pages against the objects of the index; exit 1 when anything is wrong."""
-    problems = verify_index(cfg, names, hashes=not quick)
+def verify(
+    cfg: Config,
+    names: tuple[str, ...],
+    as_json: bool,
+    quick: bool,
+    deep: bool,
+    max_metadata_size: int,
+) -> None:
+    """Check pages against the objects of the index; exit 1 when anything is wrong.
+
+    By default every listed distribution is downloaded (streamed) and its sha256 compared with
+    the page's; files on no page are read in full. --quick downloads nothing; --deep reads
+    every distribution in full (CRCs, the whole tar stream, the metadata), as publishing does.
+    """
+    if quick and deep:
+        raise click.UsageError("--quick and --deep exclude each other")
+    cfg.max_metadata_size = max_metadata_size
+    problems = verify_index(cfg, names, hashes=not quick, deep=deep)
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
     else:
@@ -294,21 +499,151 @@ def verify(cfg: Config, names: tuple[str, ...], as_json: bool, quick: bool) -> N
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @repository_options
 @click.option(
-    "--rehash", is_flag=True, help="Read every file again, also those the pages fully describe."
+    "--rehash",
+    is_flag=True,
+    help="Read every file again in full, also those the pages fully describe.",
+)
+@click.option(
+    "--put-root-index",
+    is_flag=True,
+    help="Write the root page (the project list) if the index has none.",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be changed; change nothing.")
+@metadata_size_option("Read at most this much metadata of a distribution.")
 @verbose_option
 @handle_errors
-def reindex(cfg: Config, names: tuple[str, ...], rehash: bool, dry_run: bool) -> None:
+def reindex(
+    cfg: Config,
+    names: tuple[str, ...],
+    rehash: bool,
+    put_root_index: bool,
+    dry_run: bool,
+    max_metadata_size: int,
+) -> None:
     """Rebuild the pages (all, or the named projects') from the objects in the index.
 
-    Also writes missing .metadata files, and upgrades a bucket written by s3pypi 2.x in place.
+    Also writes missing .metadata files and what the human view needs (PyPI's JSON, READMEs,
+    browse pages), rebuilds damaged pages, takes files pip cannot install off the pages
+    (keeping them in the store), removes leftovers of stopped publishers, and upgrades a bucket
+    written by s3pypi 2.x or an older s3pypi in place. Exits 1 when something could not be done.
     """
-    changes = reindex_index(cfg, names, rehash=rehash)
+    cfg.max_metadata_size = max_metadata_size
+    changes = reindex_index(cfg, names, rehash=rehash, put_root_index=put_root_index)
     for change in changes:
         click.echo(f"{'(dry run) ' if dry_run else ''}{change}")
     if not changes:
         log.info("Nothing to change in %s", cfg.location)
+    if failed := [c for c in changes if c.failed]:
+        log.error("%d thing(s) could not be done in %s", len(failed), cfg.location)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("requirements", nargs=-1, metavar="[REQUIREMENT]...")
+@click.option(
+    "-r",
+    "--requirement",
+    "requirement_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also the requirements in FILE (requirements.txt, `uv export`, `pip-compile` output).",
+)
+@click.option(
+    "--upstream",
+    default=PYPI,
+    show_default=True,
+    metavar="URL",
+    help="The index to copy from.",
+)
+@click.option(
+    "--python-version",
+    "python_versions",
+    multiple=True,
+    metavar="X.Y",
+    help="Mirror what this Python version needs (repeatable; default: the running one).",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="TAG",
+    help="Mirror what this platform needs: a wheel platform tag such as manylinux_2_17_x86_64, "
+    "win_amd64 or macosx_11_0_arm64 (repeatable; default: this machine's).",
+)
+@click.option(
+    "--min-age",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Leave out files uploaded less than DAYS ago (a cool-down; needs the upstream's "
+    "PEP 700 upload times).",
+)
+@repository_options
+@click.option("--dry-run", is_flag=True, help="Print what would be copied; write nothing.")
+@verbose_option
+@handle_errors
+def mirror(
+    cfg: Config,
+    requirements: tuple[str, ...],
+    requirement_files: tuple[Path, ...],
+    upstream: str,
+    python_versions: tuple[str, ...],
+    platforms: tuple[str, ...],
+    min_age: float | None,
+    dry_run: bool,
+) -> None:
+    """Copy the requirements and their whole dependency closure from another index (PyPI).
+
+    Resolved with uv for each Python version and platform, downloaded with the upstream's
+    hashes checked, published as `upload` does; a second run copies nothing. A project
+    published here as one of ours is never mirrored.
+    """
+    from s3pypi_core.mirroring import format_size, mirror_packages
+
+    result = mirror_packages(
+        cfg,
+        requirements,
+        requirement_files=requirement_files,
+        upstream=upstream,
+        python_versions=python_versions,
+        platforms=platforms,
+        min_age=min_age,
+        observer=_download_observer(),
+    )
+    for file in result.copied:
+        size = format_size(file.size) if file.size is not None else "size unknown"
+        prefix = "would copy " if dry_run else ""
+        click.echo(f"{prefix}{file.project} {file.version} {file.filename} ({size})")
+    for filename in result.yanked:
+        click.echo(f"{'would mark' if dry_run else 'marked'} {filename} yanked, as upstream")
+    closure = f"{_count(result.files, 'file')} of {_count(result.projects, 'project')}"
+    copied = (
+        f"{_count(result.copied, 'file')} ({format_size(result.copied_bytes)}) of "
+        f"{_count({f.project for f in result.copied}, 'project')} from {result.upstream} "
+        f"into {result.location}"
+    )
+    if dry_run:
+        log.info("Would mirror %s (closure: %s)", copied, closure)
+    elif result.copied:
+        log.info("Mirrored %s (closure: %s)", copied, closure)
+    else:
+        log.info("Nothing to mirror: the closure (%s) is in %s already", closure, result.location)
+
+
+def _count(items: Collection[object], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _download_observer() -> Any:
+    """rich's progress bars on a terminal when rich is installed; else one line per file."""
+    if sys.stderr.isatty():
+        try:
+            from s3pypi_core._progress import DownloadBars
+
+            return DownloadBars()
+        except ImportError:
+            pass
+    return None
 
 
 @cli.command("force-unlock")

@@ -8,6 +8,7 @@ written. Every refusal is an `InvalidDistribution` with a one-line message.
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import io
@@ -98,12 +99,17 @@ def normalize_package_name(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
+@functools.lru_cache(maxsize=16384)
 def distribution_identity(filename: str) -> DistributionIdentity:
     """The identity of a distribution filename; `InvalidDistribution` when it names none.
 
     >>> a = distribution_identity("Hello-1.0.0-py3-none-any.whl")
     >>> a == distribution_identity("hello-1.0-py3-none-any.whl")
     True
+
+    Cached: pages ask for the versions of their files over and over (a release's documents
+    are drawn from a page of all the project's files), and the answer depends on the name
+    alone.
     """
     _check_plain_name(filename)
     try:

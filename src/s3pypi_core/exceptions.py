@@ -20,6 +20,11 @@ class InvalidDistribution(S3PyPIError):
     """A file is not a distribution we can publish (refused before anything is written)."""
 
 
+class MetadataTooLarge(InvalidDistribution):
+    """A distribution's core metadata is larger than the bound it is read with: the file may
+    be sound (pip installs it), but s3pypi does not read it."""
+
+
 class StorageError(S3PyPIError):
     """The bucket or directory cannot be read or written (missing bucket, credentials, ...)."""
 
@@ -46,6 +51,20 @@ class ExistingFiles(S3PyPIError):
 
 class NotFound(S3PyPIError):
     """The project or version to change is not in the index."""
+
+
+class DamagedPage(S3PyPIError, ValueError):
+    """A stored page (HTML or JSON) cannot be read: not UTF-8, not JSON, the wrong shape, a bad
+    field, cut short. `reindex` rebuilds it; other commands refuse to change the index it
+    belongs to. (A `ValueError` too, as the JSON decoder's errors were.)"""
+
+
+class MirrorRefused(S3PyPIError):
+    """`mirror` would copy a project that is published here as one of ours."""
+
+
+class UpstreamError(S3PyPIError):
+    """The index a mirror copies from cannot be read, or what it serves does not check out."""
 
 
 S3PyPiError = S3PyPIError

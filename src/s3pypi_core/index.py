@@ -8,6 +8,7 @@ Where they live in a bucket is the job of `s3pypi_core.layout`.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -17,18 +18,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import Version
 
 from s3pypi_core.distribution import file_digest, parse_filename
-from s3pypi_core.exceptions import InvalidDistribution
+from s3pypi_core.exceptions import DamagedPage, InvalidDistribution, one_line
 
 API_VERSION = "1.1"
 
-_UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# PEP 700's upload-time as other indexes write it: fractions of any length or none, `Z` or an
+# offset (ours is always `.ffffffZ`).
+_UPLOAD_TIME = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6})\d*)?(Z|[+-]\d\d:\d\d)?", re.ASCII
+)
 _SERIAL_COMMENT = re.compile(r"<!--\s*SERIAL\s+(\d+)\s*-->")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+PRIVATE_KEY = "_s3pypi"
+"""Our index-specific data in a JSON page (PEP 691 leaves keys starting with `_` to the index)."""
+MIRRORED_FROM_META = "s3pypi:mirrored-from"
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,16 @@ class Hash:
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+    def problem(self) -> str | None:
+        """What is wrong with the form of a digest of a known algorithm (not hex, or not as
+        long as the algorithm's); None when nothing is, or when the algorithm is unknown."""
+        if self.name not in hashlib.algorithms_guaranteed or self.name.startswith("shake_"):
+            return None
+        length = hashlib.new(self.name).digest_size * 2
+        if len(self.value) != length or not _HEX.fullmatch(self.value):
+            return f"{self.name} digest {self.value[:80]!r} is not {length} hex digits"
+        return None
 
 
 @dataclass(frozen=True)
@@ -116,12 +135,15 @@ class Index:
     serial: int
     """Bumped on every change; written into both pages so a stale or foreign page is told apart
     (like PyPI's `_last-serial`)."""
+    mirrored_from: str | None = None
+    """The index the project is copied from by `s3pypi mirror`; None for a project of ours."""
 
     def __init__(
         self,
         files: Mapping[str, IndexFile | Hash | None] | None = None,
         name: str = "",
         serial: int = 0,
+        mirrored_from: str | None = None,
     ) -> None:
         self.files = {
             filename: value if isinstance(value, IndexFile) else IndexFile(filename, value)
@@ -129,6 +151,7 @@ class Index:
         }
         self.name = name
         self.serial = serial
+        self.mirrored_from = mirrored_from
 
     @property
     def filenames(self) -> MutableMapping[str, Hash | None]:
@@ -157,31 +180,50 @@ class Index:
     def to_html(self) -> str:
         title = f"Links for {self.name}" if self.name else "Links"
         lines = [_anchor(f) for f in self.sorted_files()]
-        return _html_page(html.escape(title), lines, self.serial)
+        meta = {MIRRORED_FROM_META: self.mirrored_from} if self.mirrored_from else {}
+        return _html_page(html.escape(title), lines, self.serial, meta)
 
     @classmethod
-    def parse(cls, text: str) -> Index:
-        """Read an HTML project page (ours, s3pypi 2.x's, or any PEP 503 page)."""
-        parser = _AnchorParser()
-        parser.feed(text)
-        parser.close()
+    def parse(cls, text: str | bytes) -> Index:
+        """Read an HTML project page leniently: ours, s3pypi 2.x's, any PEP 503 page or a part
+        of one. Raises `DamagedPage` only for bytes that are not UTF-8 or HTML the parser
+        gives up on; `from_html` is the strict reading of a stored page."""
+        return cls._from_anchors(_parse_html(text, strict=False))
+
+    @classmethod
+    def from_html(cls, body: str | bytes) -> Index:
+        """Read a stored HTML project page; `DamagedPage` when it is not a whole, well-formed
+        one: not UTF-8, cut short (no `</html>`), a file name that is not a plain name, a
+        malformed digest."""
+        return cls._from_anchors(_parse_html(body, strict=True))
+
+    @classmethod
+    def _from_anchors(cls, parsed: _ParsedHtml) -> Index:
         files: dict[str, IndexFile] = {}
-        for attrs, _text in parser.anchors:
+        for attrs, _text in parsed.anchors:
             href = attrs.get("href") or ""
             url, _, fragment = href.partition("#")
             filename = urllib.parse.unquote(url.rstrip("/").rsplit("/", 1)[-1])
-            if not filename:
-                continue
+            if filename in ("", ".", ".."):
+                continue  # a link to a directory, not to a file
             metadata = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
             yanked = attrs.get("data-yanked")
-            files[filename] = IndexFile(
+            record = IndexFile(
                 filename=filename,
                 hash=Hash.parse(fragment),
                 requires_python=attrs.get("data-requires-python"),
                 core_metadata=Hash.parse(metadata) if metadata else None,
                 yanked=yanked if "data-yanked" in attrs else None,
             )
-        return cls(files=files, name=_title_name(parser.title), serial=html_serial(text) or 0)
+            if parsed.strict:
+                _check_html_record(record, fragment, metadata)
+            files[filename] = record
+        return cls(
+            files=files,
+            name=_title_name(parsed.title),
+            serial=parsed.serial,
+            mirrored_from=parsed.meta.get(MIRRORED_FROM_META),
+        )
 
     # JSON
 
@@ -192,36 +234,48 @@ class Index:
             "versions": self.versions(),
             "files": [_file_json(f) for f in self.sorted_files()],
         }
+        if self.mirrored_from:
+            data[PRIVATE_KEY] = {"mirrored-from": self.mirrored_from}
         return json.dumps(data, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Index:
-        data = json.loads(text)
+        """Read a JSON project page (PEP 691, PEP 700); `DamagedPage` for anything that is not
+        one: not JSON, the wrong shape, a field of the wrong type, a malformed digest or
+        upload time, a file name that is not a plain name."""
+        data = _load_json(text)
         files = {}
-        for item in data.get("files", []):
-            filename = item["filename"]
-            sha256 = item.get("hashes", {}).get("sha256")
-            metadata = item.get("core-metadata", item.get("dist-info-metadata"))
+        for item in _required(data, "files", list):
+            if not isinstance(item, dict):
+                raise DamagedPage(f"a file entry is {_kind(item)}, not an object")
+            filename = _plain_filename(_required(item, "filename", str))
+            sha256 = _field(_field(item, "hashes", dict) or {}, "sha256", str)
+            metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
             yanked = item.get("yanked", False)
-            upload_time = item.get("upload-time")
-            files[filename] = IndexFile(
+            if not isinstance(yanked, (bool, str)):
+                raise DamagedPage(f"{filename}: 'yanked' is {_kind(yanked)}")
+            size = item.get("size")
+            if size is not None and (type(size) is not int or size < 0):
+                raise DamagedPage(f"{filename}: 'size' is {_kind(size)}, not a size in bytes")
+            upload_time = _field(item, "upload-time", str)
+            record = IndexFile(
                 filename=filename,
-                hash=Hash("sha256", sha256) if sha256 else None,
-                requires_python=item.get("requires-python"),
-                core_metadata=(
-                    Hash("sha256", metadata["sha256"])
-                    if isinstance(metadata, dict) and "sha256" in metadata
-                    else None
-                ),
+                hash=_checked_hash(filename, "sha256", sha256) if sha256 else None,
+                requires_python=_field(item, "requires-python", str),
+                core_metadata=_json_metadata_hash(filename, metadata),
                 yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
-                size=item.get("size"),
-                upload_time=(
-                    datetime.strptime(upload_time, _UPLOAD_TIME_FORMAT).replace(tzinfo=timezone.utc)
-                    if upload_time
-                    else None
-                ),
+                size=size,
+                upload_time=_checked_upload_time(filename, upload_time) if upload_time else None,
             )
-        return cls(files=files, name=data.get("name", ""), serial=_serial_of(data))
+            files[filename] = record
+        private = data.get(PRIVATE_KEY)
+        mirrored_from = private.get("mirrored-from") if isinstance(private, dict) else None
+        return cls(
+            files=files,
+            name=_field(data, "name", str) or "",
+            serial=_serial_of(data),
+            mirrored_from=mirrored_from if isinstance(mirrored_from, str) else None,
+        )
 
 
 @dataclass
@@ -239,17 +293,28 @@ class RootIndex:
         return _html_page("Simple index", lines, self.serial)
 
     @classmethod
-    def parse(cls, text: str) -> RootIndex:
-        parser = _AnchorParser()
-        parser.feed(text)
-        parser.close()
+    def parse(cls, text: str | bytes) -> RootIndex:
+        """Read an HTML root page leniently (see `Index.parse`)."""
+        return cls._from_anchors(_parse_html(text, strict=False))
+
+    @classmethod
+    def from_html(cls, body: str | bytes) -> RootIndex:
+        """Read a stored HTML root page; `DamagedPage` when it is not UTF-8, cut short, or
+        links to something that is not a project name."""
+        return cls._from_anchors(_parse_html(body, strict=True))
+
+    @classmethod
+    def _from_anchors(cls, parsed: _ParsedHtml) -> RootIndex:
         projects: set[str] = set()
-        for attrs, text_ in parser.anchors:
+        for attrs, text_ in parsed.anchors:
             href = urllib.parse.unquote((attrs.get("href") or "").partition("#")[0])
             name = href.rstrip("/").rsplit("/", 1)[-1] or text_.strip()
-            if name:
-                projects.add(canonicalize_name(name))
-        return cls(projects=projects, serial=html_serial(text) or 0)
+            if name in ("", ".", ".."):
+                continue
+            if parsed.strict:
+                _check_project_name(name)
+            projects.add(canonicalize_name(name))
+        return cls(projects=projects, serial=parsed.serial)
 
     def to_json(self) -> str:
         data = {
@@ -260,8 +325,14 @@ class RootIndex:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RootIndex:
-        data = json.loads(text)
-        projects = {str(canonicalize_name(p["name"])) for p in data.get("projects", [])}
+        """Read a JSON root page; `DamagedPage` for anything that is not one."""
+        data = _load_json(text)
+        projects = set()
+        for item in _required(data, "projects", list):
+            if not isinstance(item, dict):
+                raise DamagedPage(f"a project entry is {_kind(item)}, not an object")
+            name = _required(item, "name", str)
+            projects.add(str(canonicalize_name(_check_project_name(name))))
         return cls(projects=projects, serial=_serial_of(data))
 
 
@@ -272,12 +343,157 @@ def html_serial(text: str) -> int | None:
 
 
 def format_upload_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime(_UPLOAD_TIME_FORMAT)
+    """PEP 700's `yyyy-mm-ddThh:mm:ss.ffffffZ`, in UTC (the year always in four digits)."""
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
+def parse_upload_time(text: str) -> datetime | None:
+    """A PEP 700 upload-time as any index writes it, in UTC; None when it is not one."""
+    match = _UPLOAD_TIME.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match:
+        return None
+    seconds, fraction, zone = match.groups()
+    offset = "+00:00" if zone in (None, "Z") else zone
+    try:
+        parsed = datetime.fromisoformat(f"{seconds}.{(fraction or '').ljust(6, '0')}{offset}")
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc)
 
 
 def _serial_of(data: dict[str, Any]) -> int:
-    serial = data.get("meta", {}).get("_last-serial", 0)
-    return serial if isinstance(serial, int) else 0
+    serial = _field(_field(data, "meta", dict) or {}, "_last-serial", int)
+    if serial is None:
+        return 0
+    if serial < 0:
+        raise DamagedPage(f"'_last-serial' is negative ({serial})")
+    return serial
+
+
+# Reading stored pages: every way one can be wrong is a DamagedPage.
+
+_T = TypeVar("_T")
+
+
+def _load_json(text: str | bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise DamagedPage("not JSON (nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise DamagedPage(f"not JSON ({one_line(e)})") from None
+    if not isinstance(data, dict):
+        raise DamagedPage(f"the page is {_kind(data)}, not an object")
+    return data
+
+
+def _kind(value: object) -> str:
+    """A JSON value's type, for messages."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _field(data: dict[str, Any], name: str, kind: type[_T]) -> _T | None:
+    """`data[name]` when it is a `kind`; None when it is absent or null."""
+    value = data.get(name)
+    if value is None:
+        return None
+    # bool is an int to Python, not to JSON
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DamagedPage(f"{name!r} is {_kind(value)}, not {_kind(kind())}")
+    return value
+
+
+def _required(data: dict[str, Any], name: str, kind: type[_T]) -> _T:
+    value = _field(data, name, kind)
+    if value is None:
+        raise DamagedPage(f"no {name!r}")
+    return value
+
+
+def _plain_filename(filename: str) -> str:
+    if filename in ("", ".", "..") or any(c in filename for c in "/\\\0"):
+        raise DamagedPage(f"{filename[:200]!r} is not a plain file name")
+    return filename
+
+
+def _checked_hash(filename: str, name: str, value: str) -> Hash:
+    digest = Hash(name, value)
+    if problem := digest.problem():
+        raise DamagedPage(f"{filename}: {problem}")
+    return digest
+
+
+def _json_metadata_hash(filename: str, metadata: object) -> Hash | None:
+    if isinstance(metadata, bool):
+        return None  # true: there is one, with no digest given; false: there is none
+    if not isinstance(metadata, dict):
+        raise DamagedPage(f"{filename}: 'core-metadata' is {_kind(metadata)}")
+    sha256 = _field(metadata, "sha256", str)
+    return _checked_hash(filename, "sha256", sha256) if sha256 else None
+
+
+def _checked_upload_time(filename: str, text: str) -> datetime:
+    parsed = parse_upload_time(text)
+    if parsed is None:
+        raise DamagedPage(f"{filename}: 'upload-time' {text[:80]!r} is not a time (PEP 700)")
+    return parsed
+
+
+def _check_project_name(name: str) -> str:
+    try:
+        canonicalize_name(name, validate=True)
+    except InvalidName:
+        raise DamagedPage(f"{name[:200]!r} is not a project name") from None
+    return name
+
+
+def _check_html_record(record: IndexFile, fragment: str, metadata: str | None) -> None:
+    filename = _plain_filename(record.filename)
+    if fragment and record.hash is None:
+        raise DamagedPage(f"{filename}: the link's fragment {fragment[:80]!r} is no digest")
+    if record.hash and (problem := record.hash.problem()):
+        raise DamagedPage(f"{filename}: {problem}")
+    if metadata and metadata != "true":
+        if record.core_metadata is None:
+            raise DamagedPage(f"{filename}: data-core-metadata {metadata[:80]!r} is no digest")
+        if problem := record.core_metadata.problem():
+            raise DamagedPage(f"{filename}: data-core-metadata: {problem}")
+
+
+@dataclass
+class _ParsedHtml:
+    anchors: list[tuple[dict[str, str], str]]
+    title: str
+    serial: int
+    strict: bool
+    meta: dict[str, str]
+
+
+def _parse_html(body: str | bytes, *, strict: bool) -> _ParsedHtml:
+    """The links of an HTML page. Strict (a stored page): it must be UTF-8 and end its
+    `<html>` element, as every page s3pypi (any version) writes does; a page cut short
+    would otherwise be taken as a list of fewer files."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DamagedPage(f"not UTF-8 ({one_line(e)})") from None
+    else:
+        text = body
+    parser = _AnchorParser()
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception as e:  # whatever html.parser gives up with
+        raise DamagedPage(f"not HTML ({type(e).__name__}: {one_line(e)})") from None
+    if strict and not parser.ended_html:
+        raise DamagedPage("cut short: no </html>")
+    return _ParsedHtml(parser.anchors, parser.title, html_serial(text) or 0, strict, parser.meta)
 
 
 def _anchor(f: IndexFile) -> str:
@@ -304,14 +520,21 @@ def _anchor(f: IndexFile) -> str:
     return f"<a {rendered}>{html.escape(f.filename)}</a><br>"
 
 
-def _html_page(title: str, lines: list[str], serial: int) -> str:
+def _html_page(
+    title: str, lines: list[str], serial: int, meta: dict[str, str] | None = None
+) -> str:
     body = "\n".join(f"    {line}" for line in lines)
+    extra = "".join(
+        f'    <meta name="{html.escape(name)}" content="{html.escape(value)}">\n'
+        for name, value in (meta or {}).items()
+    )
     return (
         "<!DOCTYPE html>\n"
         "<html>\n"
         "  <head>\n"
         '    <meta charset="UTF-8">\n'
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"{extra}"
         f"    <title>{title}</title>\n"
         "  </head>\n"
         "  <body>\n"
@@ -351,18 +574,27 @@ class _AnchorParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.anchors: list[tuple[dict[str, str], str]] = []
+        self.meta: dict[str, str] = {}
+        """`<meta name=... content=...>` of the page."""
         self.title = ""
         self._in: str | None = None
         self._attrs: dict[str, str] = {}
         self._text: list[str] = []
+        self.ended_html = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            found = dict(attrs)
+            if found.get("name") and found.get("content") is not None:
+                self.meta[found["name"] or ""] = found["content"] or ""
         if tag in ("a", "title"):
             self._in = tag
             self._attrs = {k: v or "" for k, v in attrs}
             self._text = []
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "html":
+            self.ended_html = True
         if tag == self._in == "a":
             self.anchors.append((self._attrs, "".join(self._text)))
         elif tag == self._in == "title":

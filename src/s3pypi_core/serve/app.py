@@ -38,7 +38,7 @@ from s3pypi_core.layout import (
     IndexLayout,
     content_type_for,
 )
-from s3pypi_core.routing import JSON_TYPE, wants_json
+from s3pypi_core.routing import BROWSE_PAGE, JSON_TYPE, is_browser, pypi_json_path, wants_json
 from s3pypi_core.serve.access_log import escape
 from s3pypi_core.serve.gate import Gate
 from s3pypi_core.serve.upload import Uploads
@@ -207,7 +207,7 @@ class IndexApp:
 
     def _route(self, request: Request, path: str) -> Response:
         if not path.endswith("/"):
-            key = path[1:]
+            key = pypi_json_path(path)[1:]
             if not self._serves(key):
                 return _error(HTTPStatus.NOT_FOUND, key=key)
             found = self._object(request, key, vary=False)
@@ -217,6 +217,9 @@ class IndexApp:
         directory = path[1:]
         json_first = wants_json(request.header("accept"))
         keys = [directory + "index.json"] if json_first else []
+        if not json_first and is_browser(request.header("accept")):
+            # The human view; a project published before it existed shows its simple page.
+            keys.append(directory + BROWSE_PAGE)
         if not json_first or _accepts_html(request.header("accept")):
             # A bucket written by s3pypi 2.x (no JSON pages) still answers pip with HTML.
             keys.append(self._html_key(directory))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ProgressCallback = Callable[[int], None]
@@ -98,5 +98,37 @@ class Storage(ABC):
     def stream(self, key: str, byte_range: tuple[int, int | None] | None = None) -> Stream | None:
         """Read an object in chunks; `byte_range` is (first, last or None) inclusive."""
 
+    def copy_from(
+        self,
+        source: Storage,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        cache_control: str,
+    ) -> bool:
+        """Copy an object of `source` (another store, or this one) to `key` inside the store,
+        its bytes never passing through this process; create-only, like `put_file` without
+        `overwrite`: raise `WriteConflict` if `key` exists. `sha256` is the hex digest the
+        bytes must have: the store checks the copy against it and raises `S3PyPIError` when it
+        differs (the copy then stays, named by no page). Return False when this store cannot
+        copy from that source (the caller then streams the bytes through `put_file`)."""
+        return False
+
     def check_conditional_writes(self) -> None:  # noqa: B027 (optional hook)
         """Raise `ConditionalWritesUnsupported` if this store ignores If-Match/If-None-Match."""
+
+    def key_problem(self, key: str) -> str | None:
+        """Why the store cannot hold an object at `key` (a name too long), or None."""
+        return None
+
+    def same_object(self, key: str, other: str) -> bool:
+        """Whether two keys name one object (a case-insensitive file system)."""
+        return key == other
+
+    def leftovers(self, prefix: str, older_than: timedelta) -> Iterator[StoredObject]:
+        """Partial writes of killed writers (temporary files of a local directory) under
+        `prefix`, not modified for `older_than`; removed with `delete`."""
+        return iter(())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from s3pypi_core.storage.base import Blob, ProgressCallback, Storage, StoredObject, Stream
@@ -50,6 +51,20 @@ class DryRunStorage(Storage):
         size = path.stat().st_size
         self.report(f"would upload {path} to {self.url(key)} ({size} bytes, {content_type})")
 
+    def copy_from(
+        self,
+        source: Storage,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        cache_control: str,
+    ) -> bool:
+        self.report(f"would copy {source.url(source_key)} to {self.url(key)} ({size} bytes)")
+        return True
+
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         self.report(f"would delete {self.url(key)}")
 
@@ -58,3 +73,12 @@ class DryRunStorage(Storage):
 
     def stream(self, key: str, byte_range: tuple[int, int | None] | None = None) -> Stream | None:
         return self.inner.stream(key, byte_range)
+
+    def key_problem(self, key: str) -> str | None:
+        return self.inner.key_problem(key)
+
+    def same_object(self, key: str, other: str) -> bool:
+        return self.inner.same_object(key, other)
+
+    def leftovers(self, prefix: str, older_than: timedelta) -> Iterator[StoredObject]:
+        return self.inner.leftovers(prefix, older_than)

@@ -4,25 +4,33 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO
 
 from s3pypi_core.exceptions import StorageError, WriteConflict
 from s3pypi_core.storage.base import Blob, ProgressCallback, Storage, StoredObject, Stream
 
+TEMP_PREFIX = ".s3pypi-tmp-"
+"""Every write goes to a temporary file of this name beside its target, then is renamed."""
+
 
 class LocalStorage(Storage):
     """An index in a local directory: `pip install --index-url file:///DIR/` reads it as is.
 
     pip looks for `index.html` in a directory URL, so page keys ending in `/` are stored as
-    `index.html` there. Conditional writes are made atomic with an exclusive file lock.
+    `index.html` there. Conditional writes are made atomic with an exclusive file lock. Every
+    write is a temporary file renamed into place, so a reader never sees half a file, and a
+    failing write (permissions, a full disk) is one `StorageError` that leaves nothing behind.
     """
 
     _LOCK_FILE = ".s3pypi.lock"
@@ -51,8 +59,10 @@ class LocalStorage(Storage):
     def _locked(self) -> Iterator[None]:
         import fcntl
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self.root / self._LOCK_FILE, "a") as lock:
+        with _os_errors(f"cannot write to {self.root}"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = open(self.root / self._LOCK_FILE, "a")  # noqa: SIM115 (closed below)
+        with self._thread_lock, lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -61,18 +71,20 @@ class LocalStorage(Storage):
 
     def get(self, key: str) -> Blob | None:
         try:
-            body = self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            with _os_errors(f"cannot read {self.url(key)}", reading=True):
+                body = self._path(key).read_bytes()
+        except _Missing:
             return None
         return Blob(body, _etag(body))
 
     def head(self, key: str) -> StoredObject | None:
         path = self._path(key)
         try:
-            stat = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
+            with _os_errors(f"cannot read {self.url(key)}", reading=True):
+                stat = path.stat()
+        except _Missing:
             return None
-        if not path.is_file():
+        if not stat_is_file(stat):
             return None
         return StoredObject(
             key=key,
@@ -99,7 +111,8 @@ class LocalStorage(Storage):
                     raise WriteConflict(f"{self.url(key)} already exists")
                 if if_match and (current is None or current.etag != if_match):
                     raise WriteConflict(f"{self.url(key)} changed while it was being updated")
-            _atomic_write(path, lambda f: f.write(body))
+            with _os_errors(f"cannot write {self.url(key)}"):
+                _atomic_write(path, lambda f: f.write(body))
         return _etag(body)
 
     def put_file(
@@ -121,12 +134,17 @@ class LocalStorage(Storage):
                     if on_progress:
                         on_progress(len(chunk))
 
-        tmp = _write_temp(target, copy)
-        with self._locked():
-            if not overwrite and target.exists():
-                tmp.unlink()
-                raise WriteConflict(f"{self.url(key)} already exists")
-            os.replace(tmp, target)
+        with _os_errors(f"cannot write {self.url(key)}"):
+            tmp = _write_temp(target, copy)
+        try:
+            with self._locked():
+                if not overwrite and target.exists():
+                    raise WriteConflict(f"{self.url(key)} already exists")
+                with _os_errors(f"cannot write {self.url(key)}"):
+                    os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()  # not renamed: refused, or the rename failed
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         path = self._path(key)
@@ -135,7 +153,10 @@ class LocalStorage(Storage):
                 current = self.get(key)
                 if current is None or current.etag != if_match:
                     raise WriteConflict(f"{self.url(key)} changed while it was being deleted")
-            with contextlib.suppress(FileNotFoundError):
+            with (
+                contextlib.suppress(_Missing),
+                _os_errors(f"cannot delete {self.url(key)}", reading=True),
+            ):
                 path.unlink()
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
@@ -146,7 +167,7 @@ class LocalStorage(Storage):
             for name in sorted(filenames):
                 path = Path(dirpath, name)
                 key = path.relative_to(self.root).as_posix()
-                if name == self._LOCK_FILE or name.startswith(".s3pypi-tmp-"):
+                if name == self._LOCK_FILE or name.startswith(TEMP_PREFIX):
                     continue
                 if name == "index.html":
                     key = key.removesuffix("index.html")
@@ -165,7 +186,7 @@ class LocalStorage(Storage):
             last = min(info.size - 1, byte_range[1] if byte_range[1] is not None else last)
 
         def chunks() -> Iterator[bytes]:
-            with open(self._path(key), "rb") as f:
+            with _os_errors(f"cannot read {self.url(key)}"), open(self._path(key), "rb") as f:
                 f.seek(first)
                 remaining = last - first + 1
                 while remaining > 0 and (chunk := f.read(min(64 * 1024, remaining))):
@@ -174,23 +195,120 @@ class LocalStorage(Storage):
 
         return Stream(info, chunks(), (first, last) if byte_range else None)
 
+    def key_problem(self, key: str) -> str | None:
+        path = self._path(key)
+        existing = next(p for p in (path, *path.parents) if _exists(p))
+        if not existing.is_dir():
+            existing = existing.parent
+        name_max = _pathconf(existing, "PC_NAME_MAX", 255)
+        for part in path.relative_to(self._real_root or self.root.resolve()).parts:
+            length = len(os.fsencode(part))
+            if length > name_max:
+                return (
+                    f"the file name {_shorten(part)} is {length} bytes; {existing} allows "
+                    f"{name_max}"
+                )
+        path_max = _pathconf(existing, "PC_PATH_MAX", 4096)
+        if (length := len(os.fsencode(str(path)))) >= path_max:
+            limit = path_max - 1
+            return f"the path {_shorten(str(path))} is {length} bytes; {existing} allows {limit}"
+        return None
+
+    def same_object(self, key: str, other: str) -> bool:
+        try:
+            return os.path.samefile(self._path(key), self._path(other))
+        except OSError:
+            return key == other
+
+    def leftovers(self, prefix: str, older_than: timedelta) -> Iterator[StoredObject]:
+        if not self.root.is_dir():
+            return
+        cutoff = time.time() - older_than.total_seconds()
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = Path(dirpath, name)
+                key = path.relative_to(self.root).as_posix()
+                try:
+                    stat = path.lstat()
+                except OSError:
+                    continue  # renamed or removed meanwhile
+                if key.startswith(prefix) and stat.st_mtime < cutoff:
+                    yield StoredObject(
+                        key=key,
+                        etag="",
+                        size=stat.st_size,
+                        last_modified=datetime.fromtimestamp(stat.st_mtime, timezone.utc),
+                    )
+
 
 def _etag(body: bytes) -> str:
     return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
 
 
+class _Missing(Exception):
+    """Nothing at a path (or a directory where a file should be)."""
+
+
+@contextlib.contextmanager
+def _os_errors(doing: str, *, reading: bool = False) -> Iterator[None]:
+    """The file system's errors as one line (`StorageError`: "cannot write X: No space left
+    on device"); when `reading`, `_Missing` for a path that is not there (or not a file)."""
+    try:
+        yield
+    except OSError as e:
+        if reading and (
+            isinstance(e, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
+            or e.errno == errno.ENAMETOOLONG  # no file can have that name
+        ):
+            raise _Missing() from e
+        raise StorageError(f"{doing}: {e.strerror or e}") from e
+
+
+def stat_is_file(info: os.stat_result) -> bool:
+    return stat.S_ISREG(info.st_mode)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, ...
+        return False
+
+
+def _pathconf(path: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(path, name)
+    except (OSError, ValueError):
+        return default
+
+
+def _shorten(name: str) -> str:
+    return name if len(name) <= 60 else name[:20] + "..." + name[-40:]
+
+
 def _write_temp(target: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write a temporary file beside `target`; on any failure it is removed again."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".s3pypi-tmp-")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, 0o644)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
     return Path(tmp)
 
 
 def _atomic_write(target: Path, write: Callable[[IO[bytes]], object]) -> None:
-    os.replace(_write_temp(target, write), target)
+    tmp = _write_temp(target, write)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import random
@@ -13,7 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3pypi_core import __prog__, _aws
-from s3pypi_core.exceptions import ConditionalWritesUnsupported, StorageError, WriteConflict
+from s3pypi_core.exceptions import (
+    ConditionalWritesUnsupported,
+    S3PyPIError,
+    StorageError,
+    WriteConflict,
+)
 from s3pypi_core.storage.base import Blob, ProgressCallback, Storage, StoredObject, Stream
 
 if TYPE_CHECKING:
@@ -27,7 +33,12 @@ CONDITIONAL_WRITES_MARKER = (
     b"s3pypi checks with this object that the store honours conditional writes (If-None-Match).\n"
 )
 
+MAX_COPY_SIZE = 5 * 1024**3
+"""The largest object one CopyObject request copies; larger ones are streamed."""
+
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MAX_KEY_LENGTH = 1024
+"""The longest key S3 stores, in bytes of UTF-8."""
 MULTIPART_UPLOADS = 4
 """Large files uploaded at once; each sends 4 parts in parallel and holds ~8 MiB of buffers."""
 
@@ -48,6 +59,10 @@ class S3Config:
     """Store project pages at `NAME/index.html` instead of `NAME/`."""
     locks_table: str | None = None
     """DynamoDB table for locking; by default `BUCKET-locks` when such a table exists."""
+
+
+def _shorten(name: str) -> str:
+    return name if len(name) <= 60 else name[:20] + "..." + name[-40:]
 
 
 def parse_put_args(text: str) -> dict[str, str]:
@@ -94,9 +109,18 @@ class S3Storage(Storage):
         events.register(
             "before-parameter-build.s3.CompleteMultipartUpload", self._add_if_none_match
         )
+        # Every copy is create-only. The header goes in as a header, not as CopyObject's
+        # IfNoneMatch parameter, which botocore releases before 2025 do not know.
+        events.register("before-call.s3.CopyObject", _create_only_copy)
 
     def url(self, key: str = "") -> str:
         return f"s3://{self.cfg.bucket}/{key}"
+
+    def key_problem(self, key: str) -> str | None:
+        length = len(key.encode())
+        if length > MAX_KEY_LENGTH:
+            return f"the key {_shorten(key)} is {length} bytes; S3 allows {MAX_KEY_LENGTH}"
+        return None
 
     def _add_if_none_match(self, params: dict[str, Any], **_: Any) -> None:
         with self._create_only_lock:
@@ -223,6 +247,54 @@ class S3Storage(Storage):
                 Config=config,
             )
 
+    def copy_from(
+        self,
+        source: Storage,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        cache_control: str,
+    ) -> bool:
+        """CopyObject, within a bucket or across buckets, when the source is S3 at the same
+        endpoint (this store's credentials must be able to read it), with If-None-Match; S3
+        computes the copy's SHA-256 as it writes it, and it is checked against `sha256`."""
+        if not isinstance(source, S3Storage) or size > MAX_COPY_SIZE:
+            return False
+        if source.client.meta.endpoint_url != self.client.meta.endpoint_url:
+            return False
+        args: dict[str, Any] = {
+            "Bucket": self.cfg.bucket,
+            "Key": key,
+            "CopySource": {"Bucket": source.cfg.bucket, "Key": source_key},
+            "MetadataDirective": "REPLACE",
+            "ChecksumAlgorithm": "SHA256",
+            "ContentType": content_type,
+            "CacheControl": cache_control,
+            **self.cfg.put_kwargs,
+        }
+
+        def on_client_error(error: Any) -> None:
+            code, status = _aws.error_code(error), _aws.http_status(error)
+            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise WriteConflict(f"{self.url(key)} already exists") from error
+            if code == "NoSuchKey" or status == 404:
+                raise StorageError(f"{source.url(source_key)} does not exist") from error
+
+        with _aws.errors(f"copying {source.url(source_key)} to {self.url(key)}", on_client_error):
+            result = self.client.copy_object(**args)["CopyObjectResult"]
+        # An S3-compatible store that computes no checksum is trusted to copy bytes exactly.
+        checksum = result.get("ChecksumSHA256")
+        copied = base64.b64decode(checksum).hex() if checksum else sha256
+        if copied != sha256:
+            raise S3PyPIError(
+                f"{source.url(source_key)} does not have the sha256 it should have "
+                f"({sha256}, its copy {self.url(key)} has {copied}): run s3pypi verify"
+            )
+        return True
+
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         args: dict[str, Any] = {"Bucket": self.cfg.bucket, "Key": key}
         if if_match:
@@ -328,6 +400,10 @@ class S3Storage(Storage):
 
         with _aws.errors(self.url(key), on_client_error):
             yield
+
+
+def _create_only_copy(params: dict[str, Any], **_: Any) -> None:
+    params["headers"]["If-None-Match"] = "*"
 
 
 def _retry_conflicts(write: Callable[[], T], attempts: int = 8) -> T:

@@ -68,7 +68,8 @@ resource "aws_cloudfront_response_headers_policy" "pypi" {
       override        = true
     }
     content_security_policy {
-      content_security_policy = "default-src 'none'; frame-ancestors 'none'"
+      # The human view (browse.html): its own scripts, styles and JSON only, nothing external.
+      content_security_policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
       override                = true
     }
   }

@@ -3,9 +3,12 @@
 // The same rule as s3pypi_core/routing.py (and the Lambda@Edge handler when basic auth is on),
 // checked against the same cases (tests/routing_cases.json):
 // - `/[P/]NAME/` and `/[P/]` are pages: HTML by default, `index.json` when the Accept header
-//   prefers the JSON simple API (PEP 691), as pip and uv do;
+//   prefers the JSON simple API (PEP 691), as pip and uv do, and the human view `browse.html`
+//   for a browser (it accepts application/xhtml+xml, which no installer names);
 // - the root page without a prefix is `index.html` (an object key cannot be empty); with
 //   INDEX_HTML (buckets published with `--index.html`) every HTML page is `.../index.html`;
+// - `/[P/]pypi/NAME/json` and `/[P/]pypi/NAME/VERSION/json` are PyPI's JSON API, kept in the
+//   project's directory (`[P/]NAME/json`, where Renovate and Dependabot look);
 // - any other path is an object key as is (distributions, `.metadata` files).
 //
 // Terraform replaces the next line with the module's `index_html` setting.
@@ -18,6 +21,11 @@ var HTML_TYPES = [
   "application/vnd.pypi.simple.latest+html",
 ];
 var WILDCARD_TYPES = ["*/*", "text/*"];
+var SIMPLE_API_PREFIX = "application/vnd.pypi.simple.";
+var XHTML_TYPE = "application/xhtml+xml";
+var BROWSE_PAGE = "browse.html";
+// `/[P/]pypi/NAME/json` and `/[P/]pypi/NAME/VERSION/json`, for a normalized NAME.
+var PYPI_JSON_API = /^(\/(?:[^\/]+\/)*?)pypi\/([a-z0-9](?:[a-z0-9-]*[a-z0-9])?\/(?:[^\/]+\/)?json)$/;
 
 // The quality of a `q=` parameter; anything unparsable counts as 0, as in routing.py.
 function quality(params) {
@@ -54,6 +62,27 @@ function wantsJson(accept) {
   return jsonQ > htmlQ;
 }
 
+// Whether a page request is a browser's: it accepts XHTML and no simple API type.
+function isBrowser(accept) {
+  if (!accept) {
+    return false;
+  }
+  var xhtmlQ = 0.0;
+  var simpleQ = 0.0;
+  var items = accept.split(",");
+  for (var i = 0; i < items.length; i++) {
+    var parts = items[i].split(";");
+    var mediaType = parts[0].trim().toLowerCase();
+    var q = quality(parts.slice(1));
+    if (mediaType === XHTML_TYPE) {
+      xhtmlQ = Math.max(xhtmlQ, q);
+    } else if (mediaType.indexOf(SIMPLE_API_PREFIX) === 0) {
+      simpleQ = Math.max(simpleQ, q);
+    }
+  }
+  return xhtmlQ > 0 && simpleQ <= 0;
+}
+
 function handler(event) {
   var request = event.request;
   var accept = request.headers.accept ? request.headers.accept.value : null;
@@ -64,8 +93,15 @@ function handler(event) {
   if (uri.charAt(uri.length - 1) === "/") {
     if (wantsJson(accept)) {
       uri += "index.json";
+    } else if (isBrowser(accept)) {
+      uri += BROWSE_PAGE;
     } else if (INDEX_HTML || uri === "/") {
       uri += "index.html";
+    }
+  } else {
+    var api = PYPI_JSON_API.exec(uri);
+    if (api) {
+      uri = api[1] + api[2];
     }
   }
   // S3 reads a literal '+' in a path as a space; '%2B' is the '+' of a local version.
