@@ -47,7 +47,12 @@ from s3pypi_core.exceptions import (
     one_line,
 )
 from s3pypi_core.layout import IndexLayout
-from s3pypi_core.publishing import Publisher, UploadObserver, read_distributions
+from s3pypi_core.publishing import (
+    Publisher,
+    UploadObserver,
+    read_distributions,
+    same_distribution,
+)
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -179,13 +184,18 @@ class Uploads:
         if result.uploaded:
             log.info("Published %s", dist.filename)
             return Outcome(HTTPStatus.OK, "OK", key)
-        listed = publisher.pages.read_project(dist.project).page.files.get(dist.filename)
+        page = publisher.pages.read_project(dist.project).page
+        same = same_distribution(page, dist.filename)
+        listed = page.files.get(dist.filename)
         if listed is not None and listed.hash is not None and listed.hash.value == dist.sha256:
             return Outcome(HTTPStatus.OK, "OK, already there with the same content", key)
+        # The same distribution under another name, or this name with other bytes.
+        renamed = bool(same) and same[0] != dist.filename
+        where = f"as {same[0]}" if renamed else "with other content"
         return Outcome(
             HTTPStatus.BAD_REQUEST,
-            f"File already exists: {dist.filename} is in the index with other content; "
-            "publish a new version instead",
+            f"File already exists: {dist.filename} is in the index {where}; publish a new "
+            "version instead",
             key,
         )
 
