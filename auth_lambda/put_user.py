@@ -3,11 +3,13 @@
 
 Users live in SSM Parameter Store as `/s3pypi/DOMAIN/users/USER` (SecureString), where the
 Lambda@Edge handler reads them, or with `--file FILE` in a local JSON file `{"USER": RECORD}`
-for `s3pypi serve --users FILE`. RECORD is the same in both (`s3pypi_core.auth`).
+for `s3pypi serve --users FILE`. RECORD is the same in both (`s3pypi_core.auth`). `--publish`
+lets the user upload through `s3pypi serve`; without it a user may only install.
 
     ./put_user.py pypi.example.com alice                      # asks for the password
     echo "$PASSWORD" | ./put_user.py pypi.example.com alice --password-stdin
     ./put_user.py pypi.example.com alice --random-password 32  # prints the password
+    ./put_user.py pypi.example.com ci --publish --random-password 32  # may upload too
     ./put_user.py pypi.example.com alice --delete
     ./put_user.py pypi.example.com --list
 """
@@ -67,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing user")
     p.add_argument(
+        "--publish",
+        action="store_true",
+        help="allow the user to upload through `s3pypi serve` (without it: install only)",
+    )
+    p.add_argument(
         "--salt-nbytes",
         type=int,
         default=auth.DEFAULT_SALT_NBYTES,
@@ -92,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    sets_password = args.password_stdin or args.random_password is not None or args.overwrite
+    sets_password = (
+        args.password_stdin or args.random_password is not None or args.overwrite or args.publish
+    )
     if args.list:
         if args.user or sets_password:
             parser.error("--list takes only DOMAIN (and --file, --region, --profile)")
@@ -112,7 +121,12 @@ def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace
 def _put(store: users.Users, args: argparse.Namespace) -> None:
     password = _password(args)
     replaced = users.add_user(
-        store, args.user, password, overwrite=args.overwrite, salt_nbytes=args.salt_nbytes
+        store,
+        args.user,
+        password,
+        overwrite=args.overwrite,
+        salt_nbytes=args.salt_nbytes,
+        publish=args.publish,
     )
     _say(f"{'Replaced' if replaced else 'Added'} user {args.user} to {store.where}")
     if args.random_password is not None:

@@ -88,9 +88,12 @@ class Server:
 
 
 @contextmanager
-def serving(*args: str | Path, log_dir: Path) -> Iterator[Server]:
+def serving(
+    *args: str | Path, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """Run `s3pypi serve --port 0 ARGS` until the block ends; the AWS settings of the test
-    (moto's endpoint, credentials) reach it through the environment."""
+    (moto's endpoint, credentials) reach it through the environment (or `env`, for a server
+    that outlives one test)."""
     log_path = log_dir / f"serve-{len(list(log_dir.glob('serve-*.log')))}.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
@@ -98,6 +101,7 @@ def serving(*args: str | Path, log_dir: Path) -> Iterator[Server]:
             stdout=subprocess.PIPE,
             stderr=log_file,
             text=True,
+            env=env,
         )
     try:
         line = _first_line(process, timeout=60)

@@ -206,3 +206,33 @@ def test_a_password_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr == b"error: the password is not valid UTF-8\n"
     assert not users_file.exists()
+
+
+def test_publish_is_granted_only_with_publish(ssm: Any, domain: str, tmp_path: Path) -> None:
+    """SSM and a users file alike: `--publish` writes `"publish": true`; a record without it
+    (every record written before, and s3pypi 2.x's) stays read-only; `--list` says who may."""
+    users_file = tmp_path / "users.json"
+    for where in ([], ["--file", str(users_file)]):
+        assert (
+            put_user(domain, "ci", "--publish", *where, "--password-stdin", input="a").returncode
+            == 0
+        )
+        assert put_user(domain, "dev", *where, "--password-stdin", input="b").returncode == 0
+        listed = put_user(domain, "--list", *where)
+        assert listed.stdout.splitlines() == [
+            f"ci\tscrypt n={auth.SCRYPT_N} r={auth.SCRYPT_R} p={auth.SCRYPT_P}, publish",
+            f"dev\tscrypt n={auth.SCRYPT_N} r={auth.SCRYPT_R} p={auth.SCRYPT_P}",
+        ]
+    in_file = auth.load_users_file(users_file)
+    for records in (in_file, {u: stored(ssm, domain, u) for u in ("ci", "dev")}):
+        assert records["ci"]["publish"] is True
+        assert "publish" not in records["dev"]
+        assert auth.may_publish(records["ci"])
+        assert not auth.may_publish(records["dev"])
+    assert not auth.may_publish({**in_file["dev"], "publish": "yes"})  # only a JSON true grants
+
+
+def test_publish_takes_a_password(tmp_path: Path) -> None:
+    result = put_user("localhost", "ci", "--delete", "--publish", "--file", tmp_path / "u.json")
+    assert result.returncode == 2
+    assert "--delete takes no password options" in result.stderr

@@ -32,14 +32,16 @@ LEAN = {
     "click",
     "packaging",
     "waitress",
+    "python-multipart",
     "readme-renderer",
     "nh3",
     "docutils",
     "pygments",
     "comrak",
 }
-"""s3pypi and what its core needs: boto3 (with its own), click, packaging, waitress (serve),
-readme-renderer with Markdown (READMEs rendered at publish time, for the human view)."""
+"""s3pypi and what its core needs: boto3 (with its own), click, packaging, waitress and
+python-multipart (serve, and its upload API), readme-renderer with Markdown (READMEs rendered at
+publish time, for the human view)."""
 
 
 @pytest.fixture(scope="module")

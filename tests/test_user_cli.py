@@ -55,6 +55,17 @@ def test_a_users_file_from_scratch(tmp_path: Path) -> None:
     )
     assert replaced.stderr == f"Replaced user alice in {users_file}\n"
 
+    publisher = user(
+        "add", "release", "--file", users_file, "--publish", "--password-stdin", input="r"
+    )
+    assert publisher.returncode == 0, publisher.stderr
+    assert auth.may_publish(auth.load_users_file(users_file)["release"])
+    assert not auth.may_publish(auth.load_users_file(users_file)["alice"])
+    assert user("list", "--file", users_file).stdout.splitlines()[-1] == (
+        f"release\tscrypt n={auth.SCRYPT_N} r={auth.SCRYPT_R} p={auth.SCRYPT_P}, publish"
+    )
+    assert user("remove", "release", "--file", users_file).returncode == 0
+
     removed = user("remove", "ci", "--file", users_file)
     assert removed.returncode == 0, removed.stderr
     assert set(auth.load_users_file(users_file)) == {"alice"}

@@ -11,6 +11,9 @@ or in a users file (`{"USER": RECORD, ...}`):
 The cost parameters live in each record, so they can be raised later without breaking existing
 users. Records written by s3pypi 2.x (`{"password_hash": sha1(password + salt), "password_salt":
 salt}`) still verify, so a migration keeps working; `needs_rehash` points them out.
+
+A record with `"publish": true` may also upload through `s3pypi serve`; every other record
+(s3pypi 2.x's and those of releases before uploads included) is read-only.
 """
 
 from __future__ import annotations
@@ -49,6 +52,15 @@ _SCRYPT_MAXMEM = 64 * 1024 * 1024
 
 # Usernames become SSM parameter names and must not contain ':' (RFC 7617).
 _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+PUBLISH = "publish"
+"""The key of a user record that grants uploading (`"publish": true`)."""
+
+
+def may_publish(record: Mapping[str, Any] | None) -> bool:
+    """Whether a user record grants uploading: only an explicit JSON `true` does."""
+    return record is not None and record.get(PUBLISH) is True
 
 
 def valid_username(username: str) -> bool:

@@ -42,6 +42,23 @@ def _parse_put_args(
         raise click.BadParameter(str(e)) from None
 
 
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+    """`1048576`, `512K`, `100MiB`, `2G`: binary units (a KB is 1024 bytes here, as in
+    `du -h`)."""
+    text = str(value).strip().lower().removesuffix("b").removesuffix("i")
+    number, unit = (text[:-1], text[-1]) if text[-1:] in "kmgt" and text else (text, "")
+    try:
+        size = int(number) * _SIZE_UNITS[unit]
+    except ValueError:
+        raise click.BadParameter(f"not a size: {value!r} (e.g. 100MiB, 2GiB)") from None
+    if size < 1:
+        raise click.BadParameter("must be at least 1 byte")
+    return size
+
+
 def verbose_option(f: F) -> F:
     def set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         if value:
@@ -678,6 +695,20 @@ def force_unlock(table: str, lock_id: str, profile: str | None, region: str | No
     show_default=True,
     help="Access log lines on stderr: s3pypi's, or the common/combined log format.",
 )
+@click.option(
+    "--max-upload-size",
+    metavar="SIZE",
+    default="100MiB",
+    show_default=True,
+    callback=_parse_size,
+    help="The largest upload accepted (bytes, or with KiB, MiB, GiB).",
+)
+@click.option("--put-root-index", is_flag=True, help="List new projects uploaded on the root page.")
+@click.option(
+    "--allow-anonymous-uploads",
+    is_flag=True,
+    help="Without --users: let anyone who can reach the server upload.",
+)
 @verbose_option
 @handle_errors
 def serve(
@@ -688,19 +719,40 @@ def serve(
     threads: int,
     timeout: int,
     log_format: str,
+    max_upload_size: int,
+    put_root_index: bool,
+    allow_anonymous_uploads: bool,
 ) -> None:
     """Serve an index over HTTP as CloudFront does: preview a bucket, or serve one on-premises.
 
     pip and uv install from the URL it prints, e.g. `pip install --index-url URL NAME`.
+    twine, uv, Poetry, PDM and flit publish to URL/legacy/ (users added with --publish).
     Health check: GET /-/health. Stops gracefully on SIGTERM. Put TLS in a reverse proxy.
     """
-    from s3pypi_core.serve import ServerOptions, open_server
+    from s3pypi_core.serve import ServerOptions, UploadSettings, open_server
 
+    if users_file is not None and allow_anonymous_uploads:
+        raise click.UsageError(
+            "--allow-anonymous-uploads is for a server without --users (with --users, add "
+            "publishers with `s3pypi user add USER --publish`)"
+        )
     storage = cfg.open_storage()
     settings = ServerOptions(
         host=host, port=port, threads=threads, timeout=timeout, log_format=log_format
     )
-    serving = open_server(storage, cfg.layout, settings, users_file=users_file)
+    uploads = UploadSettings(
+        max_size=max_upload_size,
+        put_root_index=put_root_index,
+        anonymous=allow_anonymous_uploads,
+    )
+    serving = open_server(
+        storage,
+        cfg.layout,
+        settings,
+        users_file=users_file,
+        upload_to=cfg,
+        upload_settings=uploads,
+    )
     click.echo(f"Serving {cfg.location} at {serving.url} ({serving.auth})")
     for note in serving.notes:
         log.info("%s", note)
@@ -764,6 +816,11 @@ def _aws_errors_as_user_errors(f: F) -> F:
     help="Generate a random password of N letters and digits and print it.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing user.")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Allow the user to upload through `s3pypi serve` (without it: install only).",
+)
 @click.option("--salt-nbytes", type=int, default=32, show_default=True, metavar="N")
 @verbose_option
 @handle_errors
@@ -773,10 +830,11 @@ def user_add(
     password_stdin: bool,
     random_password: int | None,
     overwrite: bool,
+    publish: bool,
     salt_nbytes: int,
     **options: Any,
 ) -> None:
-    """Add USER (or replace it, with --overwrite)."""
+    """Add USER (or replace it, with --overwrite); with --publish, USER may also upload."""
     from s3pypi_core import users
 
     if password_stdin and random_password is not None:
@@ -792,7 +850,9 @@ def user_add(
             f"Password for {name}", hide_input=True, confirmation_prompt=True, err=True
         )
     store = _users(**options)
-    replaced = users.add_user(store, name, password, overwrite=overwrite, salt_nbytes=salt_nbytes)
+    replaced = users.add_user(
+        store, name, password, overwrite=overwrite, salt_nbytes=salt_nbytes, publish=publish
+    )
     click.echo(f"{'Replaced' if replaced else 'Added'} user {name} in {store.where}", err=True)
     if random_password is not None:
         click.echo(password)
@@ -817,7 +877,7 @@ def user_remove(name: str, **options: Any) -> None:
 @handle_errors
 @_aws_errors_as_user_errors
 def user_list(**options: Any) -> None:
-    """List the users and their password scheme."""
+    """List the users, their password scheme, and who may publish."""
     from s3pypi_core import users
 
     records = _users(**options).list()

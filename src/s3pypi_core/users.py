@@ -189,7 +189,7 @@ def add_user(
         raise UserError("the password is empty")
     record = auth.hash_password(password, salt_nbytes=salt_nbytes)
     if publish:
-        record["publish"] = True
+        record[auth.PUBLISH] = True
     return users.put(user, record, overwrite=overwrite)
 
 
@@ -197,7 +197,7 @@ def listing(records: dict[str, dict[str, Any]]) -> list[str]:
     """One `USER<TAB>SCHEME` line per user, sorted; `, publish` for uploaders."""
     return [
         f"{user}\t{auth.describe(records[user])}"
-        + (", publish" if records[user].get("publish") is True else "")
+        + (", publish" if auth.may_publish(records[user]) else "")
         for user in sorted(records)
     ]
 

@@ -2,15 +2,17 @@
 
 Everything a client can observe is decided here: which object answers a path (the rule of the
 edge, `s3pypi_core.routing`: pages negotiated between HTML and JSON on `Accept`), ranges and
-conditional requests, basic auth, redirects, the health endpoint and the answer to every
-malformed request. The HTTP server (`s3pypi_core.serve.server`) only translates bytes on the
-wire to a `Request` and a `Response` back, so it can be replaced without touching this.
+conditional requests, basic auth, redirects, the health endpoint, uploads (`upload`: who may,
+and where) and the answer to every malformed request. The HTTP server
+(`s3pypi_core.serve.server`) only translates bytes on the wire to a `Request` and a `Response`
+back, so it can be replaced without touching this.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import io
 import json
 import logging
 import re
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
 from http import HTTPStatus
+from typing import BinaryIO
 
 from packaging.utils import canonicalize_name
 
@@ -38,6 +41,7 @@ from s3pypi_core.layout import (
 from s3pypi_core.routing import BROWSE_PAGE, JSON_TYPE, is_browser, pypi_json_path, wants_json
 from s3pypi_core.serve.access_log import escape
 from s3pypi_core.serve.gate import Gate
+from s3pypi_core.serve.upload import Uploads
 from s3pypi_core.storage import Storage, StoredObject
 
 log = logging.getLogger(__prog__)
@@ -67,6 +71,8 @@ class Request:
     headers: Mapping[str, str]
     """Lower-case names."""
     client: str = "-"
+    body: BinaryIO | None = field(default=None, repr=False, compare=False)
+    """The request body, received in full (in memory, or a temporary file when large)."""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -84,15 +90,34 @@ class Response:
     user: str | None = None
     close: Callable[[], None] | None = field(default=None, repr=False)
     """Releases the body's stream when the server is done with it."""
+    reason: str | None = None
+    """The status line's reason phrase, when not the standard one (uploads put the error
+    there, as PyPI does: twine shows it)."""
 
 
 class IndexApp:
-    """Answers requests for the objects of one index."""
+    """Answers requests for the objects of one index, and takes uploads when `uploads` is
+    given (anyone may upload when it allows anonymous uploads; with a `gate`, the users
+    with the publish permission)."""
 
-    def __init__(self, storage: Storage, layout: IndexLayout, *, gate: Gate | None = None):
+    def __init__(
+        self,
+        storage: Storage,
+        layout: IndexLayout,
+        *,
+        gate: Gate | None = None,
+        uploads: Uploads | None = None,
+    ):
         self.storage = storage
         self.layout = layout
         self.gate = gate
+        self.uploads = uploads
+        prefix = "/" + layout.files_prefix()
+        # PyPI's `/legacy/`, and the index URL itself, with the prefix or without: one
+        # server is one index, so every spelling a user may try publishes to it.
+        self.upload_paths = frozenset(
+            path for base in {"/", prefix} for path in (base, base + "legacy/", base + "legacy")
+        )
         self._root_lock = threading.Lock()
         self._root_listing: tuple[float, RootIndex] | None = None
 
@@ -104,6 +129,8 @@ class IndexApp:
             return _error(HTTPStatus.BAD_GATEWAY)
 
     def _handle(self, request: Request) -> Response:
+        if request.method == "POST" and self.uploads is not None:
+            return self._upload(request)
         if request.method not in ("GET", "HEAD"):
             return _error(HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET, HEAD"})
         path = _request_path(request.target)
@@ -125,6 +152,57 @@ class IndexApp:
             if response.close:
                 response.close()
             response.body, response.length, response.close = (), 0, None
+        return response
+
+    def before_body(self, method: str, target: str, authorization: str | None) -> Response | bool:
+        """Decided from the request line and headers alone, before the body is received:
+        whether the request is an upload (its body may be up to the upload limit), or the
+        answer that refuses it at once (uploads are off, or no credentials were sent), so an
+        anonymous client cannot make the server receive a large body. Cheap: no password is
+        checked here."""
+        if method != "POST" or self.uploads is None or not self._is_upload_path(target):
+            return False
+        if self.gate is None:
+            return True if self.uploads.settings.anonymous else _uploads_off()
+        if auth.parse_basic_auth(authorization) is None:
+            return _error(HTTPStatus.UNAUTHORIZED, {"WWW-Authenticate": auth.CHALLENGE})
+        return True
+
+    def _is_upload_path(self, target: str) -> bool:
+        path = _request_path(target)
+        return isinstance(path, str) and path in self.upload_paths
+
+    def _upload(self, request: Request) -> Response:
+        assert self.uploads is not None
+        path = _request_path(request.target)
+        if isinstance(path, HTTPStatus):
+            return _error(path)
+        if path not in self.upload_paths:
+            return _error(HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET, HEAD"})
+        refusal = self.before_body(request.method, request.target, request.header("authorization"))
+        if isinstance(refusal, Response):
+            return refusal
+        user = None
+        if self.gate is not None:
+            verdict = self.gate.check(request.header("authorization"))
+            if verdict.busy:
+                return _error(HTTPStatus.SERVICE_UNAVAILABLE, {"Retry-After": "1"})
+            if verdict.user is None:
+                return _error(HTTPStatus.UNAUTHORIZED, {"WWW-Authenticate": auth.CHALLENGE})
+            user = verdict.user
+            if not self.gate.may_publish(user):
+                response = _error(
+                    HTTPStatus.FORBIDDEN,
+                    reason=f"{user} may not publish: only users added with --publish may",
+                )
+                response.user = user
+                return response
+        outcome = self.uploads.handle(request.header("content-type"), request.body or _empty())
+        if outcome.status == HTTPStatus.OK:
+            with self._root_lock:
+                self._root_listing = None  # a new project shows on a built root page at once
+        response = _error(outcome.status, reason=outcome.reason, key=outcome.key)
+        response.user = user
         return response
 
     def _route(self, request: Request, path: str) -> Response:
@@ -353,14 +431,29 @@ def _content_type(key: str) -> str:
     return content_type_for(key)
 
 
+def _uploads_off() -> Response:
+    return _error(
+        HTTPStatus.FORBIDDEN,
+        reason="uploads are off: start s3pypi serve with --users FILE (users added with "
+        "--publish may upload) or --allow-anonymous-uploads",
+    )
+
+
+def _empty() -> BinaryIO:
+    return io.BytesIO()
+
+
 def _error(
     status: HTTPStatus,
     extra: Mapping[str, str] | None = None,
     *,
     key: str = "-",
     vary: bool = False,
+    reason: str | None = None,
 ) -> Response:
-    body = f"{status.value} {status.phrase}\n".encode()
+    """A short plain-text answer; `reason` replaces the standard phrase in the status line
+    and the body."""
+    body = f"{status.value} {reason or status.phrase}\n".encode()
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Cache-Control", "no-store"),
@@ -369,7 +462,7 @@ def _error(
     ]
     if vary:
         headers.append(("Vary", "Accept"))
-    return Response(status, headers, [body], length=len(body), key=key)
+    return Response(status, headers, [body], length=len(body), key=key, reason=reason)
 
 
 def _default_cache_control(key: str) -> str:

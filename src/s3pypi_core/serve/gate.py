@@ -143,6 +143,12 @@ class Gate:
             return Verdict(user)
         return Verdict()
 
+    def may_publish(self, user: str) -> bool:
+        """Whether `user` (signed in) has the publish permission in the users file as it is
+        now: a permission taken away holds from the next request on."""
+        _generation, records = self.users.current()
+        return auth.may_publish(records.get(user))
+
     def stats(self) -> dict[str, int]:
         """Counters for the health endpoint: how hard the gate is working (nothing about
         the users: the endpoint answers without credentials)."""

@@ -8,12 +8,16 @@ application runs, a 4xx for malformed requests, connections handled by one event
 requests by a fixed pool of threads.
 
 What is added here: a deadline for receiving a whole request (a client trickling a header byte
-by byte is closed, not only an idle one), and a graceful stop on SIGTERM (stop accepting, let
-the requests under way finish, then exit).
+by byte is closed, not only an idle one), a graceful stop on SIGTERM (stop accepting, let the
+requests under way finish, then exit), and a body limit decided per request once its headers
+are in: an upload may send up to the upload limit, every other request `max_body`, and an
+upload the application refuses from its headers alone (no credentials, uploads off) is answered
+before its body is received, so an anonymous client cannot make the server store a large one.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import signal
 import threading
@@ -29,6 +33,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
+from waitress.utilities import Error
 
 from s3pypi_core import __prog__, __version__
 from s3pypi_core.serve import access_log
@@ -50,7 +55,8 @@ class ServerOptions:
     """Seconds a connection may stay idle, or take to send one whole request."""
     log_format: str = "s3pypi"
     max_body: int = 1024 * 1024
-    """Request bodies past this are refused (413) before they are read."""
+    """Request bodies past this are refused (413) before they are read; uploads have their
+    own limit (`UploadSettings.max_size`)."""
     connection_limit: int = 1000
     backlog: int = 1024
     shutdown_grace: float = 10.0
@@ -58,11 +64,51 @@ class ServerOptions:
 
 
 class _TimedParser(HTTPRequestParser):  # type: ignore[misc]
-    """Remembers when the first byte of its request arrived."""
+    """Remembers when the first byte of its request arrived, and sets the body limit of its
+    request from the application's `before_body` once the headers are in."""
+
+    app: IndexApp
+    content_length: int
+    upload_adj: Adjustments
+    """The server's adjustments with the upload limit as the body limit."""
 
     def __init__(self, adj: Adjustments) -> None:
         super().__init__(adj)
         self.started = time.monotonic()
+        self.uploading = False
+        """An upload's body may take longer than the deadline (a large wheel on a slow
+        link); idle connections are still closed."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        verdict = self.app.before_body(
+            self.command, self.request_uri, self.headers.get("AUTHORIZATION")
+        )
+        if verdict is True:
+            self.adj = self.upload_adj  # read by waitress for this request's body limit
+            self.uploading = True
+        elif isinstance(verdict, Response) and (
+            self.chunked or self.content_length >= self.adj.max_request_body_size
+        ):
+            # Answered now and the connection closed (what waitress does for a 413): the body
+            # is never received. A small one is left to the application, which answers the
+            # same on a connection kept alive.
+            self.error = _EarlyAnswer(verdict)
+            self.completed = True
+            self.content_length = 0
+
+
+class _EarlyAnswer(Error):  # type: ignore[misc]
+    """An application's answer given from waitress's error path, before the body."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("")
+        self.response = response
+
+    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        response = self.response
+        headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+        return _status_line(response), headers, b"".join(response.body)
 
 
 class _Channel(HTTPChannel):  # type: ignore[misc]
@@ -77,7 +123,12 @@ class _Listener(TcpWSGIServer):  # type: ignore[misc]
         deadline = time.monotonic() - self.adj.channel_timeout
         for channel in list(self.active_channels.values()):
             partial = channel.request
-            if partial is not None and not partial.completed and partial.started < deadline:
+            if (
+                partial is not None
+                and not partial.completed
+                and not partial.uploading
+                and partial.started < deadline
+            ):
                 channel.will_close = True  # a request trickling in for too long
 
 
@@ -108,9 +159,15 @@ class IndexServer:
             # a tenth of a request).
             clear_untrusted_proxy_headers=False,
         )
+        upload_adj = copy.copy(adj)
+        if app.uploads is not None:
+            upload_adj.max_request_body_size = app.uploads.settings.max_size
+        parser = type("Parser", (_TimedParser,), {"app": app, "upload_adj": upload_adj})
+        channel = type("Channel", (_Channel,), {"parser_class": parser})
+        listener = type("Listener", (_Listener,), {"channel_class": channel})
         # One address: the first the host resolves to (localhost: 127.0.0.1 or ::1).
         sockinfo = adj.listen[0]
-        self._listener = _Listener(
+        self._listener = listener(
             _wsgi(app, options.log_format),
             map=self._map,
             _start=False,
@@ -186,16 +243,21 @@ def _wsgi(app: IndexApp, log_format: str) -> Callable[[dict[str, Any], StartResp
             target=environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/"),
             headers=headers,
             client=environ.get("REMOTE_ADDR") or "-",
+            body=environ.get("wsgi.input"),
         )
         response = app(request)
         # Logged before a byte is sent: once a client has its answer, the line is written.
         access.info(
             access_log.line(log_format, request, response, environ.get("SERVER_PROTOCOL", "-"))
         )
-        start_response(f"{response.status.value} {response.status.phrase}", response.headers)
+        start_response(_status_line(response), response.headers)
         return _Body(response)
 
     return application
+
+
+def _status_line(response: Response) -> str:
+    return f"{response.status.value} {response.reason or response.status.phrase}"
 
 
 class _Body:
