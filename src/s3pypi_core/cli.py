@@ -753,9 +753,10 @@ def serve(
         upload_to=cfg,
         upload_settings=uploads,
     )
-    click.echo(f"Serving {cfg.location} at {serving.url} ({serving.auth})")
     for note in serving.notes:
         log.info("%s", note)
+    # Last: what a supervisor (or a test) waits for before it sends requests.
+    click.echo(f"Serving {cfg.location} at {serving.url} ({serving.auth})")
     serving.server.serve_forever()
 
 
