@@ -52,3 +52,13 @@ def _root_prints_to_stderr() -> bool:
         type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.__stderr__)
         for handler in logging.getLogger().handlers
     )
+
+
+def format_size(size: int) -> str:
+    """A size as a person reads it: `512 bytes`, `1.5 kB`, `2.3 MB` (decimal units, as pip)."""
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

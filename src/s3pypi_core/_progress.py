@@ -1,4 +1,5 @@
-"""Download progress bars for `s3pypi mirror`, drawn by rich (which `s3pypi[twine]` brings).
+"""Progress bars drawn by rich (which `s3pypi[twine]` brings): `s3pypi mirror`'s downloads, and
+the bars `s3pypi-twine` shows for uploads.
 
 Imported only when rich is installed and stderr is a terminal; otherwise the mirror logs one
 line per file (`MirrorObserver`).
@@ -14,20 +15,28 @@ from rich.console import Console
 from s3pypi_core.mirroring import MirroredFile, MirrorObserver
 
 
+def transfer_bars(console: Console, *, disable: bool = False) -> rich.progress.Progress:
+    """Bars for files moving (twine's columns), each named by its task's description: several
+    files move at once. Uploads (`s3pypi-twine`) and downloads (`s3pypi mirror`) alike."""
+    return rich.progress.Progress(
+        rich.progress.TextColumn("{task.description}"),
+        "[progress.percentage]{task.percentage:>3.0f}%",
+        rich.progress.BarColumn(),
+        rich.progress.DownloadColumn(),
+        "•",
+        rich.progress.TimeRemainingColumn(compact=True, elapsed_when_finished=True),
+        "•",
+        rich.progress.TransferSpeedColumn(),
+        console=console,
+        disable=disable,
+    )
+
+
 class DownloadBars(MirrorObserver):
     """One bar per file being downloaded (several at a time, so each carries its name)."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self._bars = rich.progress.Progress(
-            rich.progress.TextColumn("{task.description}"),
-            rich.progress.BarColumn(),
-            rich.progress.DownloadColumn(),
-            "•",
-            rich.progress.TimeRemainingColumn(compact=True, elapsed_when_finished=True),
-            "•",
-            rich.progress.TransferSpeedColumn(),
-            console=console or Console(stderr=True),
-        )
+        self._bars = transfer_bars(console or Console(stderr=True))
         self._tasks: dict[str, rich.progress.TaskID] = {}
         self._lock = threading.Lock()
 

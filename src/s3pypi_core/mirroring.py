@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from s3pypi_core import __prog__
+from s3pypi_core._logging import format_size
 from s3pypi_core._pages import PageStore
 from s3pypi_core._upstream import (
     PYPI,
@@ -303,15 +304,6 @@ def _hint_for_ours(message: str, pages: PageStore, location: str) -> str:
                 f"you mirror, e.g. uv export --no-emit-package {project})"
             )
     return ""
-
-
-def format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def _check_requirements(requirements: list[str], files: list[Path]) -> None:

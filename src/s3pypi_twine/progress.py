@@ -9,6 +9,7 @@ from types import TracebackType
 import rich.progress
 from rich.console import Console
 
+from s3pypi_core._progress import transfer_bars
 from s3pypi_core.distribution import Distribution
 from s3pypi_core.publishing import UploadObserver
 
@@ -18,19 +19,7 @@ class ProgressObserver(UploadObserver):
 
     def __init__(self, console: Console, *, disable: bool) -> None:
         self.console = console
-        # twine's columns (twine/repository.py), with the filename in front.
-        self._bars = rich.progress.Progress(
-            rich.progress.TextColumn("{task.description}"),
-            "[progress.percentage]{task.percentage:>3.0f}%",
-            rich.progress.BarColumn(),
-            rich.progress.DownloadColumn(),
-            "•",
-            rich.progress.TimeRemainingColumn(compact=True, elapsed_when_finished=True),
-            "•",
-            rich.progress.TransferSpeedColumn(),
-            console=console,
-            disable=disable,
-        )
+        self._bars = transfer_bars(console, disable=disable)
         self._tasks: dict[str, rich.progress.TaskID] = {}
         self._lock = threading.Lock()
 

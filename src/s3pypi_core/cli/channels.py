@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from s3pypi_core._logging import format_size
 from s3pypi_core.cli._options import (
     handle_errors,
     repository_option_values,
@@ -146,7 +147,7 @@ def prune(
     verb = "Would remove" if dry_run else "Removed"
     click.echo(
         f"{verb} {len(removals)} version(s), {files} file(s), {size:,} bytes "
-        f"({_human_size(size)}) from {cfg.location}"
+        f"({format_size(size)}) from {cfg.location}"
     )
 
 
@@ -164,12 +165,3 @@ def _removal_table(removals: list[Any]) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")

@@ -79,7 +79,8 @@ def mirror(
     hashes checked, published as `upload` does; a second run copies nothing. A project
     published here as one of ours is never mirrored.
     """
-    from s3pypi_core.mirroring import format_size, mirror_packages
+    from s3pypi_core._logging import format_size
+    from s3pypi_core.mirroring import mirror_packages
 
     result = mirror_packages(
         cfg,
